@@ -1,0 +1,31 @@
+# Two entry points: `make plan STACK=dev` and `make test`. Both create ./venv when missing.
+PYTHON ?= python3
+VENV := venv
+BIN := $(VENV)/bin
+STACK ?= dev
+PLAN_JSON ?=
+
+.PHONY: plan test lint typecheck unit clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+plan: $(BIN)/.installed
+	$(BIN)/python -m airflow_on_k8s.plan --stack $(STACK) $(if $(PLAN_JSON),--json $(PLAN_JSON))
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy .
+
+unit: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

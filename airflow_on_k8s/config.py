@@ -1,0 +1,511 @@
+"""Every stack configuration key, read in one place into frozen dataclasses and validated.
+
+`CONFIG_KEYS` is the single list of keys: `Pulumi.yaml` declares the same keys with the same
+types and defaults (a test keeps the two equal). `parse_stack_config` is pure: it takes the raw
+strings Pulumi hands a program and either returns a `StackConfig` or raises `ConfigError` naming
+the key, the value and what is allowed. `load_stack_config` feeds it from the Pulumi runtime.
+"""
+
+import re
+from collections.abc import Callable, Mapping, Set
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+from urllib.parse import urlsplit
+
+from airflow_on_k8s.errors import ConfigError
+from airflow_on_k8s.quantities import parse_quantity
+
+PROJECT = "airflow-on-k8s"
+
+Environment = Literal["dev", "prod"]
+ENVIRONMENTS: tuple[Environment, ...] = ("dev", "prod")
+GIT_AUTH_MODES = ("ssh", "none")
+ConfigType = Literal["string", "integer", "boolean"]
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One configuration key: its Pulumi.yaml type, default and whether it holds a secret."""
+
+    name: str
+    type: ConfigType
+    description: str
+    default: str | int | bool | None = None  # None: the key is required
+    secret: bool = False
+
+
+CONFIG_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("environment", "string",
+            "dev or prod: picks per-environment defaults. Empty: the stack name, if it is dev or prod.",
+            ""),
+    KeySpec("kubeconfig", "string",
+            "Kubeconfig contents for the Kubernetes provider (set with --secret). "
+            "Empty: the ambient kubeconfig.", "", secret=True),
+    KeySpec("kubeContext", "string", "Kubeconfig context to use. Empty: the current context.", ""),
+    KeySpec("namespace", "string", "Namespace for Airflow (DNS-1123 label).", "airflow"),
+    KeySpec("releaseName", "string",
+            "Helm release name; the chart derives every object name from it.", "airflow"),
+    KeySpec("chartVersion", "string", "Exact apache-airflow/airflow chart version X.Y.Z.", "1.16.0"),
+    KeySpec("airflowVersion", "string", "Airflow version inside the image (X.Y.Z).", "2.10.3"),
+    KeySpec("airflowImageRepository", "string", "Airflow image repository.", "apache/airflow"),
+    KeySpec("airflowImageTag", "string",
+            "Airflow image tag; must begin with airflowVersion. Empty: airflowVersion.", ""),
+    KeySpec("schedulerReplicas", "integer",
+            "Scheduler replicas. 0: the environment default (prod 2, dev 1).", 0),
+    KeySpec("webserverReplicas", "integer",
+            "Webserver replicas. 0: the environment default (prod 2, dev 1).", 0),
+    KeySpec("triggererReplicas", "integer",
+            "Triggerer replicas. 0: the environment default (1).", 0),
+    KeySpec("workerCpuRequest", "string", "CPU request of every task pod.", "500m"),
+    KeySpec("workerMemoryRequest", "string", "Memory request of every task pod.", "1Gi"),
+    KeySpec("workerCpuLimit", "string", "CPU limit of every task pod.", "2"),
+    KeySpec("workerMemoryLimit", "string", "Memory limit of every task pod.", "4Gi"),
+    KeySpec("deleteWorkerPods", "boolean", "Delete task pods when they finish.", True),
+    KeySpec("deleteWorkerPodsOnFailure", "boolean",
+            "Delete failed task pods too (keep them to debug).", False),
+    KeySpec("workerPodsCreationBatchSize", "integer",
+            "Task pods the scheduler creates per loop.", 16),
+    KeySpec("gitRepo", "string", "Git repository holding the DAGs (SSH URL when gitAuth is ssh)."),
+    KeySpec("gitAuth", "string", "ssh (deploy key) or none (public HTTPS repository).", "ssh"),
+    KeySpec("gitBranch", "string", "Branch git-sync follows.", "main"),
+    KeySpec("gitRev", "string", "Revision within the branch (HEAD follows the branch tip).", "HEAD"),
+    KeySpec("gitSubPath", "string", "Folder of the DAGs inside the repository ('' for the root).",
+            "dags"),
+    KeySpec("gitSyncPeriod", "string", "How often git-sync pulls (Go duration).", "30s"),
+    KeySpec("gitSyncDepth", "integer", "Clone depth (0: full history).", 1),
+    KeySpec("gitKnownHosts", "string",
+            "known_hosts lines for the git server (required with gitAuth ssh).", ""),
+    KeySpec("gitSshPrivateKey", "string",
+            "OpenSSH private deploy key (set with --secret). Empty: an ED25519 key is generated.",
+            "", secret=True),
+    KeySpec("metadataConnection", "string",
+            "SQLAlchemy URI of the metadata database (set with --secret).", None, secret=True),
+)
+KEYS_BY_NAME: dict[str, KeySpec] = {spec.name: spec for spec in CONFIG_KEYS}
+
+
+@dataclass(frozen=True)
+class SecretValue:
+    """A secret config value; its repr never shows the value."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "SecretValue([secret])"
+
+
+@dataclass(frozen=True)
+class ResourceQuantities:
+    cpu: str
+    memory: str
+
+
+@dataclass(frozen=True)
+class WorkerResources:
+    requests: ResourceQuantities
+    limits: ResourceQuantities
+
+
+@dataclass(frozen=True)
+class Replicas:
+    scheduler: int
+    webserver: int
+    triggerer: int
+
+
+@dataclass(frozen=True)
+class KubernetesExecutorSettings:
+    delete_worker_pods: bool
+    delete_worker_pods_on_failure: bool
+    worker_pods_creation_batch_size: int
+
+
+@dataclass(frozen=True)
+class GitSyncConfig:
+    repo: str
+    auth: Literal["ssh", "none"]
+    branch: str
+    rev: str
+    sub_path: str
+    period: str
+    depth: int
+    known_hosts: str
+    ssh_private_key: SecretValue | None
+
+
+@dataclass(frozen=True)
+class AirflowImage:
+    repository: str
+    tag: str
+
+
+@dataclass(frozen=True)
+class AirflowConfig:
+    namespace: str
+    release_name: str
+    chart_version: str
+    airflow_version: str
+    image: AirflowImage
+    replicas: Replicas
+    worker_resources: WorkerResources
+    executor: KubernetesExecutorSettings
+    git_sync: GitSyncConfig
+
+
+@dataclass(frozen=True)
+class KubernetesConfig:
+    kubeconfig: SecretValue | None
+    context: str | None
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    stack: str
+    environment: Environment
+    kubernetes: KubernetesConfig
+    airflow: AirflowConfig
+    metadata_connection: SecretValue
+
+
+@dataclass(frozen=True)
+class EnvironmentProfile:
+    """Defaults that differ between environments."""
+
+    replicas: Replicas
+
+
+PROFILES: dict[Environment, EnvironmentProfile] = {
+    "dev": EnvironmentProfile(replicas=Replicas(scheduler=1, webserver=1, triggerer=1)),
+    "prod": EnvironmentProfile(replicas=Replicas(scheduler=2, webserver=2, triggerer=1)),
+}
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_EXACT_VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+_IMAGE_REPOSITORY = re.compile(
+    r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::\d+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+)
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_GIT_REF = re.compile(r"^(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]+(?<![/.])$")
+_GO_DURATION = re.compile(r"^(?:\d+(?:h|m|s|ms))+$")
+_SCP_LIKE_SSH = re.compile(r"^[A-Za-z0-9._-]+@(?P<host>[A-Za-z0-9.-]+):(?!/)[^\s]+$")
+_KNOWN_HOSTS_LINE = re.compile(r"^(?P<hosts>\S+)\s+(?P<type>[a-z0-9@.-]+)\s+(?P<key>[A-Za-z0-9+/]+={0,2})(?:\s.*)?$")
+_MAX_HELM_RELEASE_NAME = 53  # Helm's own limit; chart object names append suffixes to it
+_MEMORY_EXPLANATION = "a Kubernetes quantity such as 512Mi or 4Gi ('m' means milli-bytes for memory)"
+
+
+def full_key(name: str) -> str:
+    return f"{PROJECT}:{name}"
+
+
+class _Reader:
+    """Typed access to raw config strings; every failure names the key and what is allowed."""
+
+    def __init__(self, raw: Mapping[str, str], secret_keys: Set[str]) -> None:
+        self._raw = raw
+        self._secret_keys = secret_keys
+
+    def _text(self, name: str) -> str | None:
+        spec = KEYS_BY_NAME[name]
+        value = self._raw.get(name)
+        if value is None:
+            if spec.default is None:
+                raise ConfigError(full_key(name), None, f"required; {spec.description}")
+            return None
+        if not isinstance(value, str):
+            raise ConfigError(full_key(name), value, f"a {spec.type} given as Pulumi config text",
+                              secret=spec.secret)
+        return value
+
+    def string(self, name: str) -> str:
+        value = self._text(name)
+        if value is None:
+            default = KEYS_BY_NAME[name].default
+            assert isinstance(default, str)
+            return default
+        return value.strip()
+
+    def integer(self, name: str, minimum: int, maximum: int) -> int:
+        value = self._text(name)
+        if value is None:
+            default = KEYS_BY_NAME[name].default
+            assert isinstance(default, int)
+            return default
+        allowed = f"an integer from {minimum} to {maximum}"
+        if not re.fullmatch(r"[+-]?\d{1,9}", value.strip()):
+            raise ConfigError(full_key(name), value, allowed)
+        number = int(value)
+        if not minimum <= number <= maximum:
+            raise ConfigError(full_key(name), value, allowed)
+        return number
+
+    def boolean(self, name: str) -> bool:
+        value = self._text(name)
+        if value is None:
+            default = KEYS_BY_NAME[name].default
+            assert isinstance(default, bool)
+            return default
+        lowered = value.strip().lower()
+        if lowered not in ("true", "false"):
+            raise ConfigError(full_key(name), value, "true or false")
+        return lowered == "true"
+
+    def choice(self, name: str, allowed: tuple[str, ...]) -> str:
+        value = self.string(name)
+        if value not in allowed:
+            raise ConfigError(full_key(name), value, f"one of {', '.join(allowed)}")
+        return value
+
+    def secret(self, name: str) -> SecretValue | None:
+        """A secret key's value, refusing one that was stored in plaintext."""
+        value = self._text(name)
+        if value is None or value == "":
+            if KEYS_BY_NAME[name].default is None:
+                raise ConfigError(full_key(name), None, f"required; {KEYS_BY_NAME[name].description}")
+            return None
+        if name not in self._secret_keys:
+            raise ConfigError(full_key(name), value,
+                              f"a secret: set it with `pulumi config set --secret {name}`",
+                              secret=True)
+        return SecretValue(value)
+
+
+def _check(ok: bool, name: str, value: object, allowed: str, *, secret: bool = False) -> None:
+    if not ok:
+        raise ConfigError(full_key(name), value, allowed, secret=secret)
+
+
+def _dns_label(reader: _Reader, name: str, max_length: int = 63) -> str:
+    value = reader.string(name)
+    _check(bool(_DNS1123_LABEL.match(value)) and len(value) <= max_length, name, value,
+           f"a DNS-1123 label: lowercase letters, digits and '-', starting and ending with an "
+           f"alphanumeric, at most {max_length} characters")
+    return value
+
+
+def _exact_version(reader: _Reader, name: str, what: str) -> str:
+    value = reader.string(name)
+    _check(bool(_EXACT_VERSION.match(value)), name, value,
+           f"an exact {what} version X.Y.Z (no ranges, 'latest' or prefixes)")
+    return value
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def _environment(reader: _Reader, stack: str) -> Environment:
+    value = reader.string("environment") or stack
+    for environment in ENVIRONMENTS:
+        if value == environment:
+            return environment
+    raise ConfigError(full_key("environment"), value,
+                      "dev or prod (defaults to the stack name only when it is dev or prod)")
+
+
+def _image(reader: _Reader, airflow_version: str) -> AirflowImage:
+    repository = reader.string("airflowImageRepository")
+    _check(bool(_IMAGE_REPOSITORY.match(repository)), "airflowImageRepository", repository,
+           "an image repository without tag or digest, e.g. apache/airflow or myacr.azurecr.io/airflow")
+    tag = reader.string("airflowImageTag") or airflow_version
+    _check(tag.lower() != "latest" and bool(_IMAGE_TAG.match(tag)), "airflowImageTag", tag,
+           "a pinned image tag (not empty, not 'latest')")
+    _check(tag == airflow_version or tag.startswith(f"{airflow_version}-"), "airflowImageTag", tag,
+           f"a tag that begins with airflowVersion {airflow_version} (e.g. {airflow_version}-python3.11) "
+           "so the chart's airflowVersion matches the image")
+    return AirflowImage(repository=repository, tag=tag)
+
+
+def _replicas(reader: _Reader, environment: Environment) -> Replicas:
+    defaults = PROFILES[environment].replicas
+    scheduler = reader.integer("schedulerReplicas", 0, 10) or defaults.scheduler
+    webserver = reader.integer("webserverReplicas", 0, 10) or defaults.webserver
+    triggerer = reader.integer("triggererReplicas", 0, 10) or defaults.triggerer
+    return Replicas(scheduler=scheduler, webserver=webserver, triggerer=triggerer)
+
+
+def _quantity(reader: _Reader, name: str, kind: Literal["cpu", "memory"]) -> tuple[str, Decimal]:
+    value = reader.string(name)
+    amount = parse_quantity(value)
+    if kind == "memory":
+        _check(amount is not None and amount > 0 and not value.endswith("m"), name, value,
+               _MEMORY_EXPLANATION)
+    else:
+        _check(amount is not None and amount > 0, name, value,
+               "a positive Kubernetes CPU quantity such as 500m or 2")
+    assert amount is not None
+    return value, amount
+
+
+def _worker_resources(reader: _Reader) -> WorkerResources:
+    cpu_request, cpu_request_amount = _quantity(reader, "workerCpuRequest", "cpu")
+    cpu_limit, cpu_limit_amount = _quantity(reader, "workerCpuLimit", "cpu")
+    memory_request, memory_request_amount = _quantity(reader, "workerMemoryRequest", "memory")
+    memory_limit, memory_limit_amount = _quantity(reader, "workerMemoryLimit", "memory")
+    _check(cpu_limit_amount >= cpu_request_amount, "workerCpuLimit", cpu_limit,
+           f"at least workerCpuRequest ({cpu_request})")
+    _check(memory_limit_amount >= memory_request_amount, "workerMemoryLimit", memory_limit,
+           f"at least workerMemoryRequest ({memory_request})")
+    return WorkerResources(
+        requests=ResourceQuantities(cpu=cpu_request, memory=memory_request),
+        limits=ResourceQuantities(cpu=cpu_limit, memory=memory_limit),
+    )
+
+
+def git_host(repo: str) -> str | None:
+    """The host of an SSH git URL (scp-like or ssh://), or None if the URL is not SSH."""
+    scp = _SCP_LIKE_SSH.match(repo)
+    if scp:
+        return scp.group("host")
+    parts = urlsplit(repo)
+    if parts.scheme == "ssh" and parts.hostname and parts.path not in ("", "/"):
+        return parts.hostname
+    return None
+
+
+def _known_hosts_cover(known_hosts: str, host: str) -> bool:
+    for line in known_hosts.splitlines():
+        match = _KNOWN_HOSTS_LINE.match(line.strip())
+        if match and host in match.group("hosts").split(","):
+            return True
+    return False
+
+
+def _known_hosts_valid(known_hosts: str) -> bool:
+    lines = [line.strip() for line in known_hosts.splitlines() if line.strip()]
+    return bool(lines) and all(_KNOWN_HOSTS_LINE.match(line) for line in lines)
+
+
+def _git_sync(reader: _Reader) -> GitSyncConfig:
+    auth = reader.choice("gitAuth", GIT_AUTH_MODES)
+    repo = reader.string("gitRepo")
+    private_key = reader.secret("gitSshPrivateKey")
+    known_hosts = reader.string("gitKnownHosts")
+    if auth == "ssh":
+        host = git_host(repo)
+        _check(host is not None, "gitRepo", repo,
+               "an SSH URL (git@github.com:org/dags.git or ssh://git@host/org/dags.git) "
+               "because gitAuth is ssh")
+        assert host is not None
+        _check(_known_hosts_valid(known_hosts), "gitKnownHosts", known_hosts,
+               "known_hosts lines '<host> <key-type> <base64 key>' (required with gitAuth ssh, "
+               "e.g. from `ssh-keyscan`)")
+        _check(_known_hosts_cover(known_hosts, host), "gitKnownHosts", known_hosts,
+               f"a known_hosts line for the gitRepo host {host}")
+        if private_key is not None:
+            _check("PRIVATE KEY-----" in private_key.value, "gitSshPrivateKey", private_key.value,
+                   "an OpenSSH or PEM private key", secret=True)
+    else:
+        parts = urlsplit(repo)
+        _check(parts.scheme == "https" and bool(parts.hostname) and parts.password is None
+               and parts.username is None, "gitRepo", repo,
+               "an https:// URL without credentials because gitAuth is none")
+        _check(private_key is None, "gitSshPrivateKey", "[secret]",
+               "empty because gitAuth is none", secret=True)
+    branch = reader.string("gitBranch")
+    _check(bool(_GIT_REF.match(branch)), "gitBranch", branch, "a git branch name such as main")
+    rev = reader.string("gitRev")
+    _check(rev == "HEAD" or bool(re.fullmatch(r"[0-9a-f]{7,40}", rev)), "gitRev", rev,
+           "HEAD or a commit hash (7-40 lowercase hex digits)")
+    sub_path = reader.string("gitSubPath").strip("/")
+    _check(".." not in sub_path.split("/") and not any(c.isspace() for c in sub_path),
+           "gitSubPath", sub_path, "a relative folder inside the repository without '..'")
+    period = reader.string("gitSyncPeriod")
+    _check(bool(_GO_DURATION.match(period)) and re.search(r"[1-9]", period) is not None,
+           "gitSyncPeriod", period, "a positive Go duration such as 30s or 1m")
+    depth = reader.integer("gitSyncDepth", 0, 10_000)
+    return GitSyncConfig(repo=repo, auth="ssh" if auth == "ssh" else "none", branch=branch,
+                         rev=rev, sub_path=sub_path, period=period, depth=depth,
+                         known_hosts=known_hosts, ssh_private_key=private_key)
+
+
+def _metadata_connection(reader: _Reader) -> SecretValue:
+    connection = reader.secret("metadataConnection")
+    assert connection is not None
+    parts = urlsplit(connection.value)
+    _check(parts.scheme in ("postgresql", "postgresql+psycopg2") and bool(parts.hostname),
+           "metadataConnection", connection.value,
+           "a postgresql:// SQLAlchemy URI with a host", secret=True)
+    return connection
+
+
+def _reject_unknown_keys(raw: Mapping[str, str]) -> None:
+    for name in sorted(raw):
+        if name not in KEYS_BY_NAME:
+            raise ConfigError(full_key(name), raw[name],
+                              f"a known key; this program reads {', '.join(sorted(KEYS_BY_NAME))}",
+                              secret=True)
+
+
+def parse_stack_config(raw: Mapping[str, str], *, stack: str, secret_keys: Set[str]) -> StackConfig:
+    """Validate raw config (short key -> Pulumi's string value) into a StackConfig."""
+    _reject_unknown_keys(raw)
+    reader = _Reader(raw, secret_keys)
+    environment = _environment(reader, stack)
+    chart_version = _exact_version(reader, "chartVersion", "chart")
+    airflow_version = _exact_version(reader, "airflowVersion", "Airflow")
+    _check(_version_tuple(airflow_version)[0] == 2, "airflowVersion", airflow_version,
+           "an Airflow 2 version: the values this program renders follow the Airflow 2 layout "
+           "(webserver, webserverSecretKeySecretName)")
+    if _version_tuple(chart_version) >= (1, 20, 0):
+        _check(_version_tuple(airflow_version) >= (2, 11, 0), "airflowVersion", airflow_version,
+               f"2.11.0 or newer: chart {chart_version} refuses older Airflow versions")
+    context = reader.string("kubeContext")
+    airflow = AirflowConfig(
+        namespace=_dns_label(reader, "namespace"),
+        release_name=_dns_label(reader, "releaseName", _MAX_HELM_RELEASE_NAME),
+        chart_version=chart_version,
+        airflow_version=airflow_version,
+        image=_image(reader, airflow_version),
+        replicas=_replicas(reader, environment),
+        worker_resources=_worker_resources(reader),
+        executor=KubernetesExecutorSettings(
+            delete_worker_pods=reader.boolean("deleteWorkerPods"),
+            delete_worker_pods_on_failure=reader.boolean("deleteWorkerPodsOnFailure"),
+            worker_pods_creation_batch_size=reader.integer("workerPodsCreationBatchSize", 1, 1000),
+        ),
+        git_sync=_git_sync(reader),
+    )
+    return StackConfig(
+        stack=stack,
+        environment=environment,
+        kubernetes=KubernetesConfig(kubeconfig=reader.secret("kubeconfig"), context=context or None),
+        airflow=airflow,
+        metadata_connection=_metadata_connection(reader),
+    )
+
+
+def raw_config_from_runtime(
+    get_value: Callable[[str], object], is_secret: Callable[[str], bool], present_keys: Set[str]
+) -> tuple[dict[str, str], set[str]]:
+    """Collect this project's raw values and secret key names from runtime accessors."""
+    prefix = f"{PROJECT}:"
+    raw: dict[str, str] = {}
+    secret_keys: set[str] = set()
+    for key in present_keys:
+        if not key.startswith(prefix):
+            continue
+        name = key[len(prefix):]
+        value = get_value(key)
+        if value is None:
+            continue
+        raw[name] = value if isinstance(value, str) else str(value)
+        if is_secret(key):
+            secret_keys.add(name)
+    return raw, secret_keys
+
+
+def load_stack_config() -> StackConfig:
+    """Read this stack's config from the Pulumi runtime (CLI or mocks) and validate it."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    present = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    env_secret_keys = set(runtime_config.get_config_secret_keys_env())
+    raw, secret_keys = raw_config_from_runtime(
+        runtime_config.get_config,
+        lambda key: runtime_config.is_config_secret(key) or key in env_secret_keys,
+        present,
+    )
+    return parse_stack_config(raw, stack=pulumi.get_stack(), secret_keys=secret_keys)

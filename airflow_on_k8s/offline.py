@@ -1,0 +1,271 @@
+"""Run the real Pulumi program under Pulumi's mock runtime and record what it registers.
+
+Used by the offline plan (`make plan`) and the tests. The mock engine behaves like the real one
+where the program can tell the difference: it returns realistic outputs per resource type,
+marks `additional_secret_outputs` as secret, keeps outputs of resources whose inputs did not
+change when given the previous run's state (as the engine keeps a random key), and refuses
+any invoke it does not know.
+"""
+
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import runpy
+import secrets
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from airflow_on_k8s.config import PROJECT
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROGRAM = PROJECT_DIR / "__main__.py"
+
+
+class UnknownInvokeError(Exception):
+    """The program called a provider function the offline engine has no answer for."""
+
+
+@dataclass
+class RecordedResource:
+    type: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    protect: bool
+    provider: str
+    options: dict[str, Any]
+
+
+@dataclass
+class ProgramRun:
+    stack: str
+    resources: list[RecordedResource]
+    outputs: dict[str, Any]  # secret outputs keep Pulumi's secret marker
+    invokes: list[tuple[str, dict[str, Any]]]
+    state: dict[str, tuple[str, dict[str, Any]]] = field(repr=False)
+
+    def of_type(self, type_token: str) -> list[RecordedResource]:
+        return [resource for resource in self.resources if resource.type == type_token]
+
+    def one(self, type_token: str, name: str | None = None) -> RecordedResource:
+        matches = [resource for resource in self.of_type(type_token)
+                   if name is None or resource.name == name]
+        if len(matches) != 1:
+            raise LookupError(f"expected one {type_token} {name or ''}, found {len(matches)}")
+        return matches[0]
+
+    def by_urn(self, urn: str) -> RecordedResource:
+        for resource in self.resources:
+            if resource.urn == urn:
+                return resource
+        raise LookupError(urn)
+
+
+def _fingerprint(inputs: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _random_text(length: int) -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _placeholder_ed25519() -> tuple[str, str]:
+    """An OpenSSH-shaped key pair; offline, nobody connects with it."""
+    body = base64.b64encode(b"openssh-key-v1\x00" + os.urandom(200)).decode()
+    private = f"-----BEGIN OPENSSH PRIVATE KEY-----\n{body}\n-----END OPENSSH PRIVATE KEY-----\n"
+    return private, _public_key_for(private)
+
+
+def _public_key_for(private_key: str) -> str:
+    digest = hashlib.sha256(private_key.encode()).digest()
+    blob = b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + digest
+    return f"ssh-ed25519 {base64.b64encode(blob).decode()}\n"
+
+
+def _plain(value: Any) -> Any:
+    return rpc.unwrap_rpc_secret(value)
+
+
+def _simulated_outputs(type_token: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Outputs a provider would compute, for the types this program creates."""
+    outputs = dict(inputs)
+    if type_token == "random:index/randomBytes:RandomBytes":
+        raw = os.urandom(int(_plain(inputs["length"])))
+        outputs.update(base64=base64.b64encode(raw).decode(), hex=raw.hex())
+    elif type_token == "random:index/randomPassword:RandomPassword":
+        outputs["result"] = _random_text(int(_plain(inputs["length"])))
+    elif type_token == "tls:index/privateKey:PrivateKey":
+        private, public = _placeholder_ed25519()
+        outputs.update(privateKeyOpenssh=private, publicKeyOpenssh=public,
+                       privateKeyPem=private, publicKeyPem=public)
+    elif type_token.startswith("kubernetes:") and isinstance(inputs.get("metadata"), dict):
+        metadata = dict(inputs["metadata"])
+        metadata.setdefault("name", f"{name}-offline")
+        metadata.setdefault("uid", hashlib.sha1(name.encode()).hexdigest())
+        outputs["metadata"] = metadata
+    if type_token == "kubernetes:helm.sh/v3:Release":
+        outputs["status"] = {"name": _plain(inputs.get("name")), "status": "deployed",
+                             "namespace": _plain(inputs.get("namespace")), "revision": 1}
+    return outputs
+
+
+class OfflineEngine(mocks.Mocks):
+    """Mocks with memory: answers registrations and invokes, and records every one."""
+
+    def __init__(self, previous_state: Mapping[str, tuple[str, dict[str, Any]]] | None = None,
+                 extra_invokes: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None
+                 ) -> None:
+        self.previous_state = dict(previous_state or {})
+        self.state: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.resources: list[RecordedResource] = []
+        self.invokes: list[tuple[str, dict[str, Any]]] = []
+        self._invoke_handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "tls:index/getPublicKey:getPublicKey": self._get_public_key,
+            **(extra_invokes or {}),
+        }
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _get_public_key(args: dict[str, Any]) -> dict[str, Any]:
+        private = _plain(args.get("privateKeyOpenssh") or args.get("privateKeyPem"))
+        if not private:
+            raise UnknownInvokeError("getPublicKey needs privateKeyOpenssh or privateKeyPem")
+        public = _public_key_for(private)
+        return {"algorithm": "ED25519", "publicKeyOpenssh": public, "publicKeyPem": public,
+                "publicKeyFingerprintMd5": "", "publicKeyFingerprintSha256": "", "id": "offline"}
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        handler = self._invoke_handlers.get(args.token)
+        if handler is None:
+            raise UnknownInvokeError(
+                f"the offline engine does not know the invoke {args.token}; "
+                "add a realistic answer for it in airflow_on_k8s/offline.py")
+        with self._lock:
+            self.invokes.append((args.token, dict(args.args)))
+        return handler(dict(args.args)), None
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        request = self._local.request
+        urn = self._local.urn
+        fingerprint = _fingerprint(args.inputs)
+        kept = self.previous_state.get(urn)
+        if kept is not None and kept[0] == fingerprint:
+            outputs = dict(kept[1])
+        else:
+            outputs = _simulated_outputs(args.typ, args.name, args.inputs)
+        for key in request.additionalSecretOutputs:
+            if key in outputs:
+                outputs[key] = rpc.wrap_rpc_secret(outputs[key])
+        record = RecordedResource(
+            type=args.typ,
+            name=args.name,
+            urn=urn,
+            parent=request.parent,
+            custom=bool(args.custom),
+            inputs=args.inputs,
+            outputs=outputs,
+            dependencies=list(request.dependencies),
+            property_dependencies={key: list(deps.urns)
+                                   for key, deps in request.propertyDependencies.items()},
+            protect=bool(request.protect),
+            provider=request.provider,
+            options={
+                "additionalSecretOutputs": list(request.additionalSecretOutputs),
+                "retainOnDelete": bool(request.retainOnDelete),
+                "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+                "ignoreChanges": list(request.ignoreChanges),
+                "replaceOnChanges": list(request.replaceOnChanges),
+                "customTimeouts": {
+                    "create": request.customTimeouts.create,
+                    "update": request.customTimeouts.update,
+                    "delete": request.customTimeouts.delete,
+                } if request.HasField("customTimeouts") else None,
+            },
+        )
+        with self._lock:
+            self.resources.append(record)
+            self.state[urn] = (fingerprint, outputs)
+        resource_id = f"{args.name}-id" if args.custom else None
+        return resource_id, outputs
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    """Hands each registration request to the engine, which the Mocks API alone does not see."""
+
+    def __init__(self, engine: OfflineEngine) -> None:
+        super().__init__(engine)
+        self._engine = engine
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        local = self._engine._local
+        local.request = request
+        local.urn = self.make_urn(request.parent, request.type, request.name)
+        try:
+            return super().RegisterResource(request)
+        finally:
+            local.request = None
+
+
+async def _resolve_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    resolved: dict[str, Any] = {}
+    for key, value in outputs.items():
+        output = pulumi.Output.from_input(value)
+        plain = await output.future(with_unknowns=True)
+        resolved[key] = rpc.wrap_rpc_secret(plain) if await output.is_secret() else plain
+    return resolved
+
+
+def run_program(
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: frozenset[str] = frozenset(),
+    *,
+    previous_state: Mapping[str, tuple[str, dict[str, Any]]] | None = None,
+    program: Callable[[], object] | None = None,
+    preview: bool = False,
+) -> ProgramRun:
+    """Run `program` (default: the project's __main__.py) with short-key config under mocks."""
+    engine = OfflineEngine(previous_state)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    if str(PROJECT_DIR) not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR))
+    try:
+        runtime_settings.reset_options(project=PROJECT, stack=stack, preview=preview)
+        mocks.set_mocks(engine, project=PROJECT, stack=stack, preview=preview,
+                        monitor=_RecordingMonitor(engine))
+        pulumi.runtime.set_all_config(
+            {f"{PROJECT}:{key}": value for key, value in config.items()},
+            [f"{PROJECT}:{key}" for key in secret_keys],
+        )
+        body = program or (lambda: runpy.run_path(str(PROGRAM), run_name="__main__"))
+        _sync_await(run_pulumi_func(body))
+        root = runtime_settings.get_root_resource()
+        exported = getattr(root, "outputs", {})
+        outputs = loop.run_until_complete(_resolve_outputs(exported))
+    finally:
+        runtime_settings.reset_options()
+        pulumi.runtime.set_all_config({}, [])
+        loop.close()
+        asyncio.set_event_loop(None)
+    return ProgramRun(stack=stack, resources=engine.resources, outputs=outputs,
+                      invokes=engine.invokes, state=engine.state)

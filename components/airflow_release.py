@@ -1,0 +1,162 @@
+"""The official Airflow Helm chart with the KubernetesExecutor, and the Secrets it reads by name."""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+import pulumi_random as random
+import pulumi_tls as tls
+
+from airflow_on_k8s.config import AirflowConfig, SecretValue
+from airflow_on_k8s.helm_values import build_helm_values
+from airflow_on_k8s.naming import (
+    ADMIN_PASSWORD_KEY,
+    ADMIN_USERNAME_KEY,
+    FERNET_KEY_KEY,
+    GIT_SSH_KEY_KEY,
+    METADATA_CONNECTION_KEY,
+    WEBSERVER_SECRET_KEY_KEY,
+    SecretNames,
+    secret_names,
+    service_account_names,
+)
+
+CHART_NAME = "airflow"
+CHART_REPOSITORY = "https://airflow.apache.org"
+RELEASE_TIMEOUT_SECONDS = 600
+ADMIN_USERNAME = "admin"
+
+
+def fernet_key_from_base64(standard_base64: str) -> str:
+    """Fernet wants urlsafe base64 of 32 bytes; random's `base64` output is the standard alphabet."""
+    return standard_base64.replace("+", "-").replace("/", "_")
+
+
+@dataclass(frozen=True)
+class AirflowReleaseArgs:
+    airflow: AirflowConfig
+    # The metadata DB's SQLAlchemy URI; kept secret end to end.
+    metadata_connection: pulumi.Input[str]
+    # An existing deploy key; None generates an ED25519 key that lives in the Pulumi state.
+    git_ssh_private_key: SecretValue | None = None
+
+
+class AirflowRelease(pulumi.ComponentResource):
+    """Namespace, pre-created key Secrets and the `apache-airflow/airflow` Helm release."""
+
+    namespace: pulumi.Output[str]
+    release_name: pulumi.Output[str]
+    service_accounts: dict[str, str]
+    secret_names: SecretNames
+    deploy_public_key: pulumi.Output[str] | None
+    helm_values: dict[str, object]
+
+    def __init__(self, name: str, args: AirflowReleaseArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("airflow-on-k8s:airflow:AirflowRelease", name, None, opts)
+        airflow = args.airflow
+        self.secret_names = secret_names(airflow.release_name)
+        self.service_accounts = service_account_names(airflow.release_name).as_dict()
+        self.helm_values = build_helm_values(airflow, self.secret_names)
+
+        namespace = kubernetes.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=kubernetes.meta.v1.ObjectMetaArgs(
+                name=airflow.namespace,
+                labels={"app.kubernetes.io/part-of": "airflow-on-k8s"},
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.namespace = namespace.metadata.apply(lambda metadata: metadata.name)
+
+        key_secrets = self._key_secrets(name, args, self.namespace)
+        self.deploy_public_key = None
+        if airflow.git_sync.auth == "ssh":
+            ssh_secret, self.deploy_public_key = self._git_ssh_secret(
+                name, args.git_ssh_private_key, self.namespace)
+            key_secrets.append(ssh_secret)
+
+        release = kubernetes.helm.v3.Release(
+            f"{name}-release",
+            kubernetes.helm.v3.ReleaseArgs(
+                name=airflow.release_name,
+                chart=CHART_NAME,
+                version=airflow.chart_version,
+                repository_opts=kubernetes.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+                namespace=self.namespace,
+                create_namespace=False,
+                atomic=True,
+                cleanup_on_fail=True,
+                timeout=RELEASE_TIMEOUT_SECONDS,
+                values=self.helm_values,
+            ),
+            # Values hold Secret names only, so the dependency has to be explicit.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=key_secrets),
+        )
+        self.release_name = release.name.apply(lambda value: value or airflow.release_name)
+
+        self.register_outputs({
+            "namespace": self.namespace,
+            "releaseName": self.release_name,
+            "serviceAccounts": self.service_accounts,
+            "deployPublicKey": self.deploy_public_key,
+        })
+
+    def _secret(self, resource_name: str, secret_name: str, namespace: pulumi.Input[str],
+                data: dict[str, pulumi.Input[str]]) -> kubernetes.core.v1.Secret:
+        return kubernetes.core.v1.Secret(
+            resource_name,
+            metadata=kubernetes.meta.v1.ObjectMetaArgs(
+                name=secret_name,
+                namespace=namespace,
+                labels={"app.kubernetes.io/part-of": "airflow-on-k8s"},
+            ),
+            type="Opaque",
+            string_data={key: pulumi.Output.secret(value) for key, value in data.items()},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _key_secrets(self, name: str, args: AirflowReleaseArgs,
+                     namespace: pulumi.Output[str]) -> list[pulumi.Resource]:
+        names = self.secret_names
+        # Random resources keep their result in the state: the keys survive every `pulumi up`
+        # and change only if these resources are replaced on purpose.
+        fernet_bytes = random.RandomBytes(f"{name}-fernet-key", length=32,
+                                          opts=pulumi.ResourceOptions(parent=self))
+        webserver_bytes = random.RandomBytes(f"{name}-webserver-secret-key", length=32,
+                                             opts=pulumi.ResourceOptions(parent=self))
+        admin_password = random.RandomPassword(f"{name}-admin-password", length=32, special=False,
+                                               opts=pulumi.ResourceOptions(parent=self))
+        return [
+            self._secret(f"{name}-metadata-connection", names.metadata_connection, namespace,
+                         {METADATA_CONNECTION_KEY: args.metadata_connection}),
+            self._secret(f"{name}-fernet-key", names.fernet_key, namespace,
+                         {FERNET_KEY_KEY: fernet_bytes.base64.apply(fernet_key_from_base64)}),
+            self._secret(f"{name}-webserver-secret-key", names.webserver_secret_key, namespace,
+                         {WEBSERVER_SECRET_KEY_KEY: webserver_bytes.hex}),
+            self._secret(f"{name}-admin-bootstrap", names.admin_bootstrap, namespace,
+                         {ADMIN_USERNAME_KEY: ADMIN_USERNAME,
+                          ADMIN_PASSWORD_KEY: admin_password.result}),
+        ]
+
+    def _git_ssh_secret(self, name: str, given_key: SecretValue | None,
+                        namespace: pulumi.Output[str]
+                        ) -> tuple[kubernetes.core.v1.Secret, pulumi.Output[str]]:
+        if given_key is None:
+            generated = tls.PrivateKey(f"{name}-git-deploy-key", algorithm="ED25519",
+                                       opts=pulumi.ResourceOptions(parent=self))
+            private_key: pulumi.Output[str] = generated.private_key_openssh
+            public_key = generated.public_key_openssh
+        else:
+            private_key = pulumi.Output.secret(given_key.value)
+            is_openssh = "BEGIN OPENSSH PRIVATE KEY" in given_key.value
+            derived = tls.get_public_key_output(
+                private_key_openssh=private_key if is_openssh else None,
+                private_key_pem=None if is_openssh else private_key,
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            )
+            # The public half is meant to be pasted into the git host; it is not a secret.
+            public_key = pulumi.Output.unsecret(derived.public_key_openssh)
+        secret = self._secret(f"{name}-git-ssh-key", self.secret_names.git_ssh_key, namespace,
+                              {GIT_SSH_KEY_KEY: private_key})
+        return secret, public_key.apply(str.strip)
