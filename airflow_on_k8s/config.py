@@ -50,7 +50,7 @@ CONFIG_KEYS: tuple[KeySpec, ...] = (
     KeySpec("airflowVersion", "string", "Airflow version inside the image (X.Y.Z).", "2.10.3"),
     KeySpec("airflowImageRepository", "string", "Airflow image repository.", "apache/airflow"),
     KeySpec("airflowImageTag", "string",
-            "Airflow image tag; must begin with airflowVersion. Empty: airflowVersion.", ""),
+            "Airflow image tag; must begin with airflowVersion (e.g. 2.10.3-python3.11).", "2.10.3"),
     KeySpec("schedulerReplicas", "integer",
             "Scheduler replicas. 0: the environment default (prod 2, dev 1).", 0),
     KeySpec("webserverReplicas", "integer",
@@ -190,7 +190,8 @@ _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _GIT_REF = re.compile(r"^(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]+(?<![/.])$")
 _GO_DURATION = re.compile(r"^(?:\d+(?:h|m|s|ms))+$")
 _SCP_LIKE_SSH = re.compile(r"^[A-Za-z0-9._-]+@(?P<host>[A-Za-z0-9.-]+):(?!/)[^\s]+$")
-_KNOWN_HOSTS_LINE = re.compile(r"^(?P<hosts>\S+)\s+(?P<type>[a-z0-9@.-]+)\s+(?P<key>[A-Za-z0-9+/]+={0,2})(?:\s.*)?$")
+_KNOWN_HOSTS_LINE = re.compile(
+    r"^(?P<hosts>\S+)\s+(?P<type>[a-z0-9@.-]+)\s+(?P<key>[A-Za-z0-9+/]+={0,2})(?:\s.*)?$")
 _MAX_HELM_RELEASE_NAME = 53  # Helm's own limit; chart object names append suffixes to it
 _MEMORY_EXPLANATION = "a Kubernetes quantity such as 512Mi or 4Gi ('m' means milli-bytes for memory)"
 
@@ -308,7 +309,7 @@ def _image(reader: _Reader, airflow_version: str) -> AirflowImage:
     repository = reader.string("airflowImageRepository")
     _check(bool(_IMAGE_REPOSITORY.match(repository)), "airflowImageRepository", repository,
            "an image repository without tag or digest, e.g. apache/airflow or myacr.azurecr.io/airflow")
-    tag = reader.string("airflowImageTag") or airflow_version
+    tag = reader.string("airflowImageTag")
     _check(tag.lower() != "latest" and bool(_IMAGE_TAG.match(tag)), "airflowImageTag", tag,
            "a pinned image tag (not empty, not 'latest')")
     _check(tag == airflow_version or tag.startswith(f"{airflow_version}-"), "airflowImageTag", tag,

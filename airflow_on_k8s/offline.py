@@ -153,7 +153,7 @@ class OfflineEngine(mocks.Mocks):
         return {"algorithm": "ED25519", "publicKeyOpenssh": public, "publicKeyPem": public,
                 "publicKeyFingerprintMd5": "", "publicKeyFingerprintSha256": "", "id": "offline"}
 
-    def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         handler = self._invoke_handlers.get(args.token)
         if handler is None:
             raise UnknownInvokeError(
@@ -161,9 +161,9 @@ class OfflineEngine(mocks.Mocks):
                 "add a realistic answer for it in airflow_on_k8s/offline.py")
         with self._lock:
             self.invokes.append((args.token, dict(args.args)))
-        return handler(dict(args.args)), None
+        return handler(dict(args.args)), []
 
-    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         request = self._local.request
         urn = self._local.urn
         fingerprint = _fingerprint(args.inputs)
@@ -220,7 +220,7 @@ class _RecordingMonitor(mocks.MockMonitor):
         local.request = request
         local.urn = self.make_urn(request.parent, request.type, request.name)
         try:
-            return super().RegisterResource(request)
+            return super().RegisterResource(request)  # type: ignore[no-untyped-call]
         finally:
             local.request = None
 
@@ -242,9 +242,10 @@ def run_program(
     previous_state: Mapping[str, tuple[str, dict[str, Any]]] | None = None,
     program: Callable[[], object] | None = None,
     preview: bool = False,
+    engine: OfflineEngine | None = None,
 ) -> ProgramRun:
     """Run `program` (default: the project's __main__.py) with short-key config under mocks."""
-    engine = OfflineEngine(previous_state)
+    engine = engine or OfflineEngine(previous_state)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     if str(PROJECT_DIR) not in sys.path:
@@ -257,7 +258,12 @@ def run_program(
             {f"{PROJECT}:{key}": value for key, value in config.items()},
             [f"{PROJECT}:{key}" for key in secret_keys],
         )
-        body = program or (lambda: runpy.run_path(str(PROGRAM), run_name="__main__"))
+        def body() -> None:
+            if program is None:
+                runpy.run_path(str(PROGRAM), run_name="__main__")
+            else:
+                program()
+
         _sync_await(run_pulumi_func(body))
         root = runtime_settings.get_root_resource()
         exported = getattr(root, "outputs", {})

@@ -58,11 +58,11 @@ def _config_text(value: Any) -> str:
     return str(value)
 
 
-def load_stack_inputs(stack: str, project_dir: Path = PROJECT_DIR) -> StackInputs:
-    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+def load_stack_inputs(stack: str, stack_dir: Path = PROJECT_DIR) -> StackInputs:
+    stack_file = stack_dir / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
         raise PlanInputError(f"no stack file {stack_file.name}; stacks here: "
-                             + ", ".join(sorted(p.name[7:-5] for p in project_dir.glob("Pulumi.*.yaml"))))
+                             + ", ".join(sorted(p.name[7:-5] for p in stack_dir.glob("Pulumi.*.yaml"))))
     document = yaml.safe_load(stack_file.read_text()) or {}
     entries: Mapping[str, Any] = document.get("config") or {}
     prefix = f"{PROJECT}:"
@@ -168,9 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Offline plan of an airflow-on-k8s stack.")
     parser.add_argument("--stack", required=True, help="stack name, e.g. dev or prod")
     parser.add_argument("--json", dest="json_path", help="also write the plan as JSON to this file")
+    parser.add_argument("--stack-dir", type=Path, default=PROJECT_DIR,
+                        help="folder holding Pulumi.<stack>.yaml (default: the project)")
     args = parser.parse_args(argv)
     try:
-        inputs = load_stack_inputs(args.stack)
+        inputs = load_stack_inputs(args.stack, args.stack_dir)
         run = run_program(inputs.stack, inputs.config, inputs.secret_keys)
     except (ConfigError, PlanInputError) as error:
         print(f"error: {error}", file=sys.stderr)

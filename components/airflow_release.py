@@ -67,7 +67,7 @@ class AirflowRelease(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.namespace = namespace.metadata.apply(lambda metadata: metadata.name)
+        self.namespace = namespace.metadata.apply(lambda metadata: metadata.name or airflow.namespace)
 
         key_secrets = self._key_secrets(name, args, self.namespace)
         self.deploy_public_key = None

@@ -1,0 +1,19 @@
+import pytest
+
+from airflow_on_k8s.offline import ProgramRun
+from tests.harness import run_stack
+
+
+@pytest.fixture(scope="session")
+def prod_run() -> ProgramRun:
+    return run_stack("prod")
+
+
+@pytest.fixture(scope="session")
+def dev_run() -> ProgramRun:
+    return run_stack("dev")
+
+
+@pytest.fixture(params=["dev", "prod"], scope="session")
+def stack_run(request: pytest.FixtureRequest) -> ProgramRun:
+    return run_stack(request.param)

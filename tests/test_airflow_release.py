@@ -1,0 +1,198 @@
+"""The AirflowRelease component and the program under the mock runtime."""
+
+import json
+
+import pulumi
+import pytest
+from cryptography.fernet import Fernet
+
+from airflow_on_k8s.config import parse_stack_config
+from airflow_on_k8s.naming import (
+    FERNET_KEY_KEY,
+    GIT_SSH_KEY_KEY,
+    METADATA_CONNECTION_KEY,
+    WEBSERVER_SECRET_KEY_KEY,
+    service_account_names,
+)
+from airflow_on_k8s.offline import ProgramRun, UnknownInvokeError, run_program
+from airflow_on_k8s.plan import plan_document
+from components.airflow_release import AirflowRelease, AirflowReleaseArgs
+from tests.harness import (
+    MINIMAL_SECRET_KEYS,
+    RELEASE_TYPE,
+    SECRET_TYPE,
+    helm_values,
+    minimal_config,
+    plain,
+    run_component,
+    run_config,
+    run_stack,
+    secret_data,
+    secrets_in,
+    string_leaves,
+    without_secrets,
+)
+
+OPENSSH_KEY = ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ==\n"
+               "-----END OPENSSH PRIVATE KEY-----\n")
+
+
+def test_release_installs_the_pinned_official_chart(stack_run: ProgramRun) -> None:
+    release = stack_run.one(RELEASE_TYPE)
+    inputs = release.inputs
+    assert inputs["chart"] == "airflow"
+    assert inputs["repositoryOpts"] == {"repo": "https://airflow.apache.org"}
+    assert inputs["version"] == "1.16.0"
+    assert inputs["name"] == "airflow" and inputs["namespace"] == "airflow"
+    assert inputs["atomic"] is True and inputs["timeout"] == 600
+    assert inputs.get("createNamespace") is False
+
+
+def test_every_secret_name_in_values_has_a_secret_with_the_chart_key(stack_run: ProgramRun) -> None:
+    values = helm_values(stack_run)
+    data = secret_data(stack_run)
+    wanted = {
+        values["data"]["metadataSecretName"]: METADATA_CONNECTION_KEY,
+        values["fernetKeySecretName"]: FERNET_KEY_KEY,
+        values["webserverSecretKeySecretName"]: WEBSERVER_SECRET_KEY_KEY,
+        values["dags"]["gitSync"]["sshKeySecret"]: GIT_SSH_KEY_KEY,
+    }
+    for name, key in wanted.items():
+        assert name in data, f"values name Secret {name} but the program creates none"
+        assert data[name].get(key), f"Secret {name} lacks key {key}"
+    namespaces = {plain(resource.inputs["metadata"]["namespace"])
+                  for resource in stack_run.of_type(SECRET_TYPE)}
+    assert namespaces == {stack_run.one(RELEASE_TYPE).inputs["namespace"]}
+
+
+def test_release_depends_on_every_secret_and_the_namespace(stack_run: ProgramRun) -> None:
+    release = stack_run.one(RELEASE_TYPE)
+    secret_urns = {resource.urn for resource in stack_run.of_type(SECRET_TYPE)}
+    assert secret_urns <= set(release.dependencies)
+    namespace = stack_run.one("kubernetes:core/v1:Namespace")
+    assert namespace.urn in release.dependencies
+
+
+def test_fernet_key_is_accepted_by_fernet(stack_run: ProgramRun) -> None:
+    name = helm_values(stack_run)["fernetKeySecretName"]
+    key = secret_data(stack_run)[name][FERNET_KEY_KEY]
+    token = Fernet(key.encode()).encrypt(b"connection password")
+    assert Fernet(key.encode()).decrypt(token) == b"connection password"
+
+
+def test_every_resource_sits_under_the_explicit_kubernetes_provider(stack_run: ProgramRun) -> None:
+    provider = stack_run.one("pulumi:providers:kubernetes")
+    assert provider.inputs.get("context") in ("aks-airflow-dev", "aks-airflow-prod")
+    for resource in stack_run.resources:
+        if resource.type.startswith("kubernetes:"):
+            assert resource.provider.startswith(provider.urn), resource.name
+
+
+def test_components_parent_their_children(stack_run: ProgramRun) -> None:
+    component = stack_run.one("airflow-on-k8s:airflow:AirflowRelease")
+    assert not component.custom
+    for resource in stack_run.resources:
+        if resource.type not in ("airflow-on-k8s:airflow:AirflowRelease", "pulumi:providers:kubernetes"):
+            assert resource.parent == component.urn, resource.name
+
+
+def _secret_strings(run: ProgramRun) -> set[str]:
+    found: set[str] = set()
+    for resource in run.resources:
+        for secret in [*secrets_in(resource.inputs), *secrets_in(resource.outputs)]:
+            found.update(leaf for leaf in string_leaves(secret) if len(leaf) >= 8)
+    return found
+
+
+def test_no_secret_value_appears_outside_the_secret_marker(stack_run: ProgramRun) -> None:
+    secrets = _secret_strings(stack_run)
+    data = secret_data(stack_run)
+    # The values that must be secret really were found as secrets.
+    for secret_name, entries in data.items():
+        for key, value in entries.items():
+            if key != "username":
+                assert value in secrets, f"{secret_name}/{key} is not marked secret"
+    for resource in stack_run.resources:
+        visible = json.dumps([without_secrets(resource.inputs), without_secrets(resource.outputs)])
+        for secret in secrets:
+            assert secret not in visible, f"a secret value is in clear in {resource.type} {resource.name}"
+    document = json.dumps(plan_document(stack_run))
+    for secret in secrets:
+        assert secret not in document
+
+
+def test_random_outputs_are_marked_secret_by_the_engine(prod_run: ProgramRun) -> None:
+    fernet = prod_run.one("random:index/randomBytes:RandomBytes", "airflow-fernet-key")
+    assert {"base64", "hex"} <= set(fernet.options["additionalSecretOutputs"])
+
+
+def test_keys_stay_the_same_across_updates(prod_run: ProgramRun) -> None:
+    second = run_stack("prod", previous=prod_run)
+    assert secret_data(second) == secret_data(prod_run)
+    assert second.outputs["gitDeployPublicKey"] == prod_run.outputs["gitDeployPublicKey"]
+
+
+def test_fresh_state_gives_new_keys(prod_run: ProgramRun) -> None:
+    """The control for the test above: without state, keys do change."""
+    fresh = run_stack("prod")
+    name = helm_values(prod_run)["fernetKeySecretName"]
+    assert secret_data(fresh)[name] != secret_data(prod_run)[name]
+
+
+def test_outputs_name_the_chart_service_accounts_and_deploy_key(prod_run: ProgramRun) -> None:
+    outputs = prod_run.outputs
+    assert outputs["namespace"] == "airflow" and outputs["releaseName"] == "airflow"
+    assert outputs["serviceAccounts"] == {"worker": "airflow-worker", "scheduler": "airflow-scheduler",
+                                          "triggerer": "airflow-triggerer",
+                                          "webserver": "airflow-webserver"}
+    assert outputs["gitDeployPublicKey"].startswith("ssh-ed25519 ")
+    key = prod_run.one("tls:index/privateKey:PrivateKey")
+    assert key.inputs["algorithm"] == "ED25519"
+
+
+def test_given_deploy_key_is_used_instead_of_a_generated_one() -> None:
+    run = run_config(minimal_config(gitSshPrivateKey=OPENSSH_KEY),
+                     secret_keys=MINIMAL_SECRET_KEYS | {"gitSshPrivateKey"})
+    assert run.of_type("tls:index/privateKey:PrivateKey") == []
+    assert [token for token, _ in run.invokes] == ["tls:index/getPublicKey:getPublicKey"]
+    ssh_secret = secret_data(run)[helm_values(run)["dags"]["gitSync"]["sshKeySecret"]]
+    assert ssh_secret[GIT_SSH_KEY_KEY] == OPENSSH_KEY
+    assert run.outputs["gitDeployPublicKey"].startswith("ssh-ed25519 ")
+
+
+def test_public_repo_has_no_deploy_key() -> None:
+    run = run_config(minimal_config(gitAuth="none", gitRepo="https://github.com/example/dags.git"))
+    assert "gitDeployPublicKey" not in run.outputs
+    assert not any(GIT_SSH_KEY_KEY in data for data in secret_data(run).values())
+
+
+def test_release_name_drives_service_account_names() -> None:
+    run = run_config(minimal_config(releaseName="prod"))
+    assert run.outputs["serviceAccounts"]["scheduler"] == "prod-airflow-scheduler"
+    assert run.one(RELEASE_TYPE).inputs["name"] == "prod"
+
+
+def test_component_runs_alone_under_the_harness() -> None:
+    config = parse_stack_config(minimal_config(), stack="dev", secret_keys=MINIMAL_SECRET_KEYS)
+
+    def build() -> None:
+        AirflowRelease("solo", AirflowReleaseArgs(airflow=config.airflow,
+                                                  metadata_connection=pulumi.Output.secret("x" * 20)))
+
+    run = run_component(build)
+    assert run.one(RELEASE_TYPE).name == "solo-release"
+    assert len(run.of_type(SECRET_TYPE)) == 5
+
+
+def test_unknown_invoke_fails_loudly() -> None:
+    def call_unknown() -> None:
+        pulumi.runtime.invoke("example:index/unknown:getThing", {})
+
+    with pytest.raises(UnknownInvokeError, match="example:index/unknown:getThing"):
+        run_program("dev", {}, program=call_unknown)
+
+
+def test_service_account_rule_matches_the_chart() -> None:
+    assert service_account_names("airflow").worker == "airflow-worker"
+    assert service_account_names("my-airflow-prod").scheduler == "my-airflow-prod-scheduler"
+    assert service_account_names("prod").triggerer == "prod-airflow-triggerer"

@@ -1,0 +1,190 @@
+"""Config parsing: defaults, per-environment profiles, and one clear line for every bad value."""
+
+import re
+
+import pytest
+import yaml
+
+from airflow_on_k8s.config import CONFIG_KEYS, PROJECT, StackConfig, parse_stack_config
+from airflow_on_k8s.errors import ConfigError
+from airflow_on_k8s.offline import PROJECT_DIR, OfflineEngine, run_program
+from tests.harness import METADATA_CONNECTION, MINIMAL_SECRET_KEYS, minimal_config
+
+
+def parse(stack: str = "dev", secret_keys: frozenset[str] = MINIMAL_SECRET_KEYS,
+          **overrides: str) -> StackConfig:
+    return parse_stack_config(minimal_config(**overrides), stack=stack, secret_keys=secret_keys)
+
+
+def test_defaults_follow_the_seed_guide() -> None:
+    airflow = parse("prod").airflow
+    assert (airflow.namespace, airflow.release_name) == ("airflow", "airflow")
+    assert (airflow.chart_version, airflow.airflow_version) == ("1.16.0", "2.10.3")
+    assert airflow.image.repository == "apache/airflow" and airflow.image.tag == "2.10.3"
+    resources = airflow.worker_resources
+    assert (resources.requests.cpu, resources.requests.memory) == ("500m", "1Gi")
+    assert (resources.limits.cpu, resources.limits.memory) == ("2", "4Gi")
+    assert airflow.executor.delete_worker_pods is True
+    assert airflow.executor.delete_worker_pods_on_failure is False
+    assert airflow.executor.worker_pods_creation_batch_size == 16
+    git = airflow.git_sync
+    assert (git.period, git.depth, git.branch, git.auth) == ("30s", 1, "main", "ssh")
+
+
+@pytest.mark.parametrize(("stack", "expected"), [("prod", (2, 2, 1)), ("dev", (1, 1, 1))])
+def test_replicas_default_per_environment(stack: str, expected: tuple[int, int, int]) -> None:
+    replicas = parse(stack).airflow.replicas
+    assert (replicas.scheduler, replicas.webserver, replicas.triggerer) == expected
+
+
+def test_environment_key_overrides_the_stack_name() -> None:
+    config = parse("staging", environment="prod")
+    assert config.environment == "prod" and config.airflow.replicas.scheduler == 2
+
+
+def test_explicit_values_are_typed() -> None:
+    config = parse(schedulerReplicas="3", deleteWorkerPods="false", gitSyncDepth="0",
+                   workerPodsCreationBatchSize="4")
+    assert config.airflow.replicas.scheduler == 3
+    assert config.airflow.executor.delete_worker_pods is False
+    assert config.airflow.git_sync.depth == 0
+    assert config.airflow.executor.worker_pods_creation_batch_size == 4
+
+
+def test_secret_values_never_show_in_repr() -> None:
+    config = parse()
+    assert METADATA_CONNECTION not in repr(config)
+
+
+BAD_CONFIG = [
+    # wrong type
+    ("schedulerReplicas", "two", "an integer"),
+    ("webserverReplicas", "1.5", "an integer"),
+    ("deleteWorkerPods", "yes", "true or false"),
+    ("workerPodsCreationBatchSize", "0", "an integer from 1"),
+    # unknown enum value
+    ("environment", "staging", "dev or prod"),
+    ("gitAuth", "token", "one of ssh, none"),
+    # chart version not exact
+    ("chartVersion", "~1.16", "exact chart version"),
+    ("chartVersion", "1.16", "exact chart version"),
+    ("chartVersion", ">=1.16.0", "exact chart version"),
+    ("chartVersion", "latest", "exact chart version"),
+    ("chartVersion", "", "exact chart version"),
+    # image tag latest or empty, or not this Airflow version
+    ("airflowImageTag", "latest", "not 'latest'"),
+    ("airflowImageTag", "LATEST", "not 'latest'"),
+    ("airflowImageTag", "", "not empty"),
+    ("airflowImageTag", "2.9.0-python3.11", "begins with airflowVersion"),
+    ("airflowImageRepository", "apache/airflow:2.10.3", "without tag or digest"),
+    ("airflowVersion", "3.0.2", "Airflow 2 version"),
+    # quantities Kubernetes would reject
+    ("workerMemoryRequest", "1GB", "Kubernetes quantity"),
+    ("workerMemoryLimit", "4000m", "milli-bytes"),
+    ("workerCpuRequest", "-1", "positive Kubernetes CPU quantity"),
+    ("workerCpuRequest", "half", "positive Kubernetes CPU quantity"),
+    # limit below request
+    ("workerCpuLimit", "250m", "at least workerCpuRequest"),
+    ("workerMemoryLimit", "512Mi", "at least workerMemoryRequest"),
+    # git repo not SSH while an SSH key is used
+    ("gitRepo", "https://github.com/example/dags.git", "an SSH URL"),
+    ("gitRepo", "github.com/example/dags", "an SSH URL"),
+    ("gitKnownHosts", "gitlab.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0",
+     "gitRepo host github.com"),
+    ("gitKnownHosts", "", "known_hosts lines"),
+    ("gitSyncPeriod", "30", "Go duration"),
+    ("gitBranch", "feature..x", "git branch name"),
+    ("gitSubPath", "../etc", "without '..'"),
+    # namespace or release name not a DNS-1123 label
+    ("namespace", "Airflow_Prod", "DNS-1123 label"),
+    ("namespace", "airflow-", "DNS-1123 label"),
+    ("namespace", "a" * 64, "DNS-1123 label"),
+    ("releaseName", "-airflow", "DNS-1123 label"),
+    ("releaseName", "r" * 54, "at most 53 characters"),
+    # unknown key (a typo must not be silently ignored)
+    ("shedulerReplicas", "2", "a known key"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "allowed"), BAD_CONFIG)
+def test_bad_value_gives_one_line_naming_key_value_and_allowed(key: str, value: str, allowed: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(minimal_config(**{key: value}), stack="dev", secret_keys=MINIMAL_SECRET_KEYS)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"{PROJECT}:{key}" in message
+    assert allowed in message
+    if key != "shedulerReplicas":  # unknown keys might be mistyped secrets: value hidden
+        assert repr(value.strip()) in message
+
+
+def test_https_repo_is_fine_without_ssh() -> None:
+    config = parse(gitAuth="none", gitRepo="https://github.com/example/dags.git")
+    assert config.airflow.git_sync.auth == "none"
+
+
+def test_https_repo_with_embedded_credentials_is_refused() -> None:
+    with pytest.raises(ConfigError, match="without credentials"):
+        parse(gitAuth="none", gitRepo="https://user:token@github.com/example/dags.git")
+
+
+def test_ssh_url_form_is_accepted() -> None:
+    config = parse(gitRepo="ssh://git@github.com:22/example/dags.git")
+    assert config.airflow.git_sync.repo.startswith("ssh://")
+
+
+def test_missing_required_key_is_named() -> None:
+    config = minimal_config()
+    del config["gitRepo"]
+    with pytest.raises(ConfigError, match=f"{PROJECT}:gitRepo = None is invalid: required"):
+        parse_stack_config(config, stack="dev", secret_keys=MINIMAL_SECRET_KEYS)
+
+
+def test_secret_stored_in_plaintext_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(secret_keys=frozenset())
+    message = str(caught.value)
+    assert "pulumi config set --secret metadataConnection" in message
+    assert METADATA_CONNECTION not in message and "[secret]" in message
+
+
+def test_bad_secret_value_is_not_echoed() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(metadataConnection="mysql://root:hunter2@db/airflow")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_program_stops_before_any_resource_on_bad_config() -> None:
+    engine = OfflineEngine()
+    with pytest.raises(ConfigError, match="chartVersion"):
+        run_program("prod", minimal_config(chartVersion="~1.16"), MINIMAL_SECRET_KEYS, engine=engine)
+    assert engine.resources == []
+
+
+def test_pulumi_yaml_declares_every_key_with_the_same_type_and_default() -> None:
+    project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
+    assert project["name"] == PROJECT
+    assert project["runtime"]["options"]["virtualenv"] == "venv"
+    declared = project["config"]
+    assert set(declared) == {spec.name for spec in CONFIG_KEYS}
+    for spec in CONFIG_KEYS:
+        entry = declared[spec.name]
+        assert entry["type"] == spec.type, spec.name
+        assert entry.get("default") == spec.default, spec.name
+        assert entry.get("secret", False) == (spec.secret and spec.default is None), spec.name
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_committed_stack_files_hold_no_secret_values(stack: str) -> None:
+    document = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
+    secret_names = {f"{PROJECT}:{spec.name}" for spec in CONFIG_KEYS if spec.secret}
+    for key, value in document["config"].items():
+        if key in secret_names:
+            assert isinstance(value, dict) and set(value) == {"secure"}, key
+        assert not re.search(r"PRIVATE KEY|://[^/\s]*:[^@/\s]+@", str(value)), key
+
+
+def test_readme_documents_every_key() -> None:
+    readme = (PROJECT_DIR / "README.md").read_text()
+    for spec in CONFIG_KEYS:
+        assert f"`{spec.name}`" in readme, spec.name

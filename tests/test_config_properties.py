@@ -1,0 +1,73 @@
+"""Property-based: whatever config arrives, the config module ends in StackConfig or ConfigError."""
+
+import string
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from airflow_on_k8s.config import CONFIG_KEYS, StackConfig, parse_stack_config
+from airflow_on_k8s.errors import ConfigError
+from tests.harness import MINIMAL_SECRET_KEYS, minimal_config
+
+KEY_NAMES = [spec.name for spec in CONFIG_KEYS]
+INTEGER_KEYS = [spec.name for spec in CONFIG_KEYS if spec.type == "integer"]
+
+config_text = st.one_of(
+    st.text(max_size=40),
+    st.integers(min_value=-10**12, max_value=10**12).map(str),
+    st.sampled_from(["", "latest", "true", "False", "0", "1.16", "~1.16", "4Gi", "500m", "-1",
+                     "1e999", "0x10", "null", "{}", "git@github.com:a/b.git", "https://x/y"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(overrides=st.dictionaries(st.sampled_from([*KEY_NAMES, "unknownKey", "Namespace"]),
+                                 config_text, max_size=6),
+       removed=st.sets(st.sampled_from(KEY_NAMES), max_size=2),
+       stack=st.sampled_from(["dev", "prod", "staging", ""]),
+       secret=st.booleans())
+def test_any_config_ends_in_stack_config_or_config_error(
+        overrides: dict[str, str], removed: set[str], stack: str, secret: bool) -> None:
+    raw = {**minimal_config(), **overrides}
+    for name in removed:
+        raw.pop(name, None)
+    secret_keys = frozenset(name for name in raw if secret)
+    try:
+        result = parse_stack_config(raw, stack=stack, secret_keys=secret_keys)
+    except ConfigError as error:
+        assert "\n" not in str(error)
+        assert error.key.startswith("airflow-on-k8s:")
+    else:
+        assert isinstance(result, StackConfig)
+
+
+bad_values = st.one_of(
+    st.tuples(st.sampled_from(INTEGER_KEYS),
+              st.one_of(st.integers(min_value=10_001).map(str),
+                        st.integers(max_value=-1).map(str),
+                        st.text(alphabet=string.ascii_letters, min_size=1))),
+    st.tuples(st.sampled_from(["namespace", "releaseName"]),
+              st.text(alphabet=string.ascii_lowercase, max_size=20)
+              .map(lambda label: label + "_" + label.upper())),
+    st.tuples(st.just("chartVersion"),
+              st.sampled_from(["~", "^", ">=", "v", "=", "latest-"]).flatmap(
+                  lambda prefix: st.from_regex(r"\A\d{1,2}\.\d{1,2}\.\d{1,2}\Z").map(prefix.__add__))),
+    st.tuples(st.just("airflowImageTag"), st.sampled_from(["latest", "Latest", "", "   "])),
+    st.tuples(st.sampled_from(["workerCpuRequest", "workerMemoryRequest"]),
+              st.text(alphabet="xyzQ!/ ", min_size=1)),
+    st.tuples(st.just("environment"),
+              st.text(min_size=1).filter(lambda v: v.strip() not in ("", "dev", "prod"))),
+    st.tuples(st.just("gitRepo"), st.text(alphabet=string.ascii_lowercase + "/.", min_size=1)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(bad=bad_values, stack=st.sampled_from(["dev", "prod"]))
+def test_generated_bad_values_always_end_in_config_error(bad: tuple[str, str], stack: str) -> None:
+    key, value = bad
+    try:
+        parse_stack_config(minimal_config(**{key: value}), stack=stack, secret_keys=MINIMAL_SECRET_KEYS)
+    except ConfigError as error:
+        assert error.key == f"airflow-on-k8s:{key}"
+    else:
+        raise AssertionError(f"{key}={value!r} was accepted")

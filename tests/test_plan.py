@@ -1,0 +1,58 @@
+"""The offline plan as users and pipelines run it: a subprocess, text and JSON."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from airflow_on_k8s.offline import PROJECT_DIR
+
+PLAN_KEYS = {"stack", "resources", "outputs"}
+RESOURCE_KEYS = {"type", "name", "urn", "parent", "inputs", "dependencies", "protect"}
+
+
+def run_plan(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "airflow_on_k8s.plan", *args], cwd=PROJECT_DIR,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_plan_prints_tree_values_and_outputs_and_writes_json(stack: str, tmp_path: Path) -> None:
+    plan_path = tmp_path / "plan.json"
+    started = time.monotonic()
+    result = run_plan("--stack", stack, "--json", str(plan_path))
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert text.splitlines()[1].startswith("This is an offline plan")
+    assert "kubernetes:helm.sh/v3:Release  airflow-release" in text
+    assert "executor: KubernetesExecutor" in text
+    assert "Stack outputs" in text and "gitDeployPublicKey" in text
+    assert "offline-placeholder" not in text  # the placeholder connection is a secret, masked
+    document = json.loads(plan_path.read_text())
+    assert set(document) >= PLAN_KEYS and document["stack"] == stack
+    for resource in document["resources"]:
+        assert set(resource) >= RESOURCE_KEYS
+    secrets = [r for r in document["resources"] if r["type"] == "kubernetes:core/v1:Secret"]
+    assert secrets and all(r["inputs"]["stringData"] == "[secret]" for r in secrets)
+    assert elapsed < 60
+
+
+def test_bad_config_exits_non_zero_with_one_line(tmp_path: Path) -> None:
+    stack_file = (PROJECT_DIR / "Pulumi.prod.yaml").read_text()
+    (tmp_path / "Pulumi.prod.yaml").write_text(
+        stack_file.replace("airflow-on-k8s:chartVersion: 1.16.0", 'airflow-on-k8s:chartVersion: "~1.16"'))
+    result = run_plan("--stack", "prod", "--stack-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["error: config airflow-on-k8s:chartVersion = '~1.16' is invalid: "
+                     "an exact chart version X.Y.Z (no ranges, 'latest' or prefixes)"]
+
+
+def test_unknown_stack_is_reported(tmp_path: Path) -> None:
+    result = run_plan("--stack", "qa", "--stack-dir", str(tmp_path))
+    assert result.returncode == 2 and "no stack file Pulumi.qa.yaml" in result.stderr
