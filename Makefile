@@ -4,8 +4,9 @@ VENV := venv
 BIN := $(VENV)/bin
 STACK ?= dev
 PLAN_JSON ?=
+PACK_CONFIG ?=
 
-.PHONY: plan test lint typecheck unit clean
+.PHONY: install plan test lint typecheck unit clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +14,11 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt policies/requirements.t
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+install: $(BIN)/.installed
+
 plan: $(BIN)/.installed
-	$(BIN)/python -m airflow_on_k8s.plan --stack $(STACK) $(if $(PLAN_JSON),--json $(PLAN_JSON))
+	$(BIN)/python -m airflow_on_k8s.plan --stack $(STACK) $(if $(PLAN_JSON),--json $(PLAN_JSON)) \
+		$(if $(PACK_CONFIG),--pack-config $(PACK_CONFIG))
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

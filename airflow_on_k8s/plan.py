@@ -4,7 +4,9 @@
 
 No Pulumi CLI, cloud account or cluster is needed. Values a provider computes (ids, random
 keys, generated SSH keys) are placeholders, and secret stack config that only the CLI can
-decrypt is replaced by labelled placeholders. Exit status: 0 planned, 2 bad config or input.
+decrypt is replaced by labelled placeholders. The policy pack then judges every resource with
+the stack's pack config (policies/config/<stack>.json), as `pulumi preview --policy-pack` would.
+Exit status: 0 planned, 1 mandatory policy violations, 2 bad config or input.
 """
 
 import argparse
@@ -21,6 +23,13 @@ from pulumi.runtime import rpc
 from airflow_on_k8s.config import KEYS_BY_NAME, PROJECT
 from airflow_on_k8s.errors import ConfigError
 from airflow_on_k8s.offline import PROJECT_DIR, ProgramRun, RecordedResource, run_program
+from airflow_on_k8s.policy_check import (
+    PolicyConfigError,
+    Violation,
+    analyze,
+    load_pack_config,
+    stack_pack_config,
+)
 
 SECRET_MASK = "[secret]"
 HELM_RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
@@ -117,13 +126,18 @@ def _resource_json(resource: RecordedResource) -> dict[str, Any]:
     }
 
 
-def plan_document(run: ProgramRun) -> dict[str, Any]:
+def plan_document(run: ProgramRun, violations: list[Violation]) -> dict[str, Any]:
     """The JSON plan. Its keys are a public interface: extend, never rename or remove."""
     return {
         "stack": run.stack,
         "resources": [_resource_json(resource) for resource in run.resources],
         "outputs": mask_secrets(run.outputs),
+        "policies": [violation.as_json() for violation in violations],
     }
+
+
+def mandatory_count(violations: list[Violation]) -> int:
+    return sum(1 for violation in violations if violation.level == "mandatory")
 
 
 def _tree_lines(run: ProgramRun) -> list[str]:
@@ -144,8 +158,18 @@ def _tree_lines(run: ProgramRun) -> list[str]:
     return lines
 
 
-def render_text(run: ProgramRun, inputs: StackInputs) -> str:
-    document = plan_document(run)
+def _policy_lines(violations: list[Violation]) -> list[str]:
+    lines = ["", f"Policy pack ({len(violations)} violations):"]
+    for violation in violations:
+        lines.append(f"- [{violation.level}] {violation.policy}: {violation.urn}")
+        lines += [f"    {line}" for line in violation.message.splitlines()]
+    advisory = sum(1 for violation in violations if violation.level == "advisory")
+    lines.append(f"{mandatory_count(violations)} mandatory violations, {advisory} advisory")
+    return lines
+
+
+def render_text(run: ProgramRun, inputs: StackInputs, violations: list[Violation]) -> str:
+    document = plan_document(run, violations)
     lines = [
         f"OFFLINE PLAN for stack '{run.stack}' (project {PROJECT})",
         "This is an offline plan: the real program ran under Pulumi's mock runtime with no cloud",
@@ -161,6 +185,7 @@ def render_text(run: ProgramRun, inputs: StackInputs) -> str:
                       yaml.safe_dump(resource["inputs"].get("values", {}), sort_keys=True).rstrip()]
     lines += ["", "Stack outputs (secrets masked):",
               yaml.safe_dump(document["outputs"], sort_keys=True).rstrip()]
+    lines += _policy_lines(violations)
     return "\n".join(lines) + "\n"
 
 
@@ -168,20 +193,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Offline plan of an airflow-on-k8s stack.")
     parser.add_argument("--stack", required=True, help="stack name, e.g. dev or prod")
     parser.add_argument("--json", dest="json_path", help="also write the plan as JSON to this file")
+    parser.add_argument("--pack-config", type=Path,
+                        help="policy pack config JSON (default: policies/config/<stack>.json)")
     parser.add_argument("--stack-dir", type=Path, default=PROJECT_DIR,
                         help="folder holding Pulumi.<stack>.yaml (default: the project)")
     args = parser.parse_args(argv)
     try:
         inputs = load_stack_inputs(args.stack, args.stack_dir)
         run = run_program(inputs.stack, inputs.config, inputs.secret_keys)
-    except (ConfigError, PlanInputError) as error:
+        pack_config = (load_pack_config(args.pack_config) if args.pack_config
+                       else stack_pack_config(inputs.stack))
+        violations = analyze(run, pack_config)
+    except (ConfigError, PlanInputError, PolicyConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    sys.stdout.write(render_text(run, inputs))
+    sys.stdout.write(render_text(run, inputs, violations))
     if args.json_path:
-        Path(args.json_path).write_text(json.dumps(plan_document(run), indent=2, sort_keys=True) + "\n")
+        document = plan_document(run, violations)
+        Path(args.json_path).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         print(f"\nJSON plan written to {args.json_path}")
-    return 0
+    return 1 if mandatory_count(violations) else 0
 
 
 if __name__ == "__main__":

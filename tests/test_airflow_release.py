@@ -116,7 +116,7 @@ def test_no_secret_value_appears_outside_the_secret_marker(stack_run: ProgramRun
         visible = json.dumps([without_secrets(resource.inputs), without_secrets(resource.outputs)])
         for secret in secrets:
             assert secret not in visible, f"a secret value is in clear in {resource.type} {resource.name}"
-    document = json.dumps(plan_document(stack_run))
+    document = json.dumps(plan_document(stack_run, []))
     for secret in secrets:
         assert secret not in document
 

@@ -56,3 +56,33 @@ def test_bad_config_exits_non_zero_with_one_line(tmp_path: Path) -> None:
 def test_unknown_stack_is_reported(tmp_path: Path) -> None:
     result = run_plan("--stack", "qa", "--stack-dir", str(tmp_path))
     assert result.returncode == 2 and "no stack file Pulumi.qa.yaml" in result.stderr
+
+
+def test_plan_reports_policy_verdict_and_zero_mandatory_violations(tmp_path: Path) -> None:
+    plan_path = tmp_path / "plan.json"
+    result = run_plan("--stack", "prod", "--json", str(plan_path))
+    assert result.returncode == 0, result.stderr
+    assert "0 mandatory violations" in result.stdout
+    assert json.loads(plan_path.read_text())["policies"] == []
+
+
+def test_mandatory_violation_fails_the_plan_and_lands_in_json(tmp_path: Path) -> None:
+    pack_config = tmp_path / "strict.json"
+    pack_config.write_text(json.dumps({"image-registry-allowed": {
+        "enforcementLevel": "mandatory", "allowedRegistries": ["myregistry.azurecr.io"]}}))
+    plan_path = tmp_path / "plan.json"
+    result = run_plan("--stack", "prod", "--pack-config", str(pack_config), "--json", str(plan_path))
+    assert result.returncode == 1, result.stderr
+    assert "[mandatory] image-registry-allowed" in result.stdout
+    assert "1 mandatory violations" in result.stdout
+    policies = json.loads(plan_path.read_text())["policies"]
+    assert [(p["policy"], p["level"]) for p in policies] == [("image-registry-allowed", "mandatory")]
+    assert set(policies[0]) == {"policy", "level", "urn", "message"}
+    assert policies[0]["urn"].endswith("kubernetes:helm.sh/v3:Release::airflow-release")
+
+
+def test_unreadable_pack_config_is_one_line(tmp_path: Path) -> None:
+    pack_config = tmp_path / "broken.json"
+    pack_config.write_text("{not json")
+    result = run_plan("--stack", "dev", "--pack-config", str(pack_config))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,161 @@
+"""Run the CrossGuard pack over a recorded program run, through pulumi-policy's own analyzer.
+
+The CLI talks gRPC to the pack's `_PolicyAnalyzerServicer`; this module calls the same servicer
+in-process with the same requests (Configure, Analyze, AnalyzeStack), so enforcement levels,
+pack config and the property conversion behave as under `pulumi preview --policy-pack`.
+`_PolicyAnalyzerServicer` is private API: requirements pin pulumi-policy exactly, and this is the
+only place that touches it.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2
+from pulumi_policy.policy import _PolicyAnalyzerServicer
+
+from airflow_on_k8s.config import PROJECT
+from airflow_on_k8s.offline import PROJECT_DIR, ProgramRun, RecordedResource
+from policies.airflow_policies import PACK_ENFORCEMENT_LEVEL, PACK_NAME, build_policies
+
+POLICY_PACK_DIR = PROJECT_DIR / "policies"
+LEVEL_NAMES = {
+    analyzer_pb2.ADVISORY: "advisory",
+    analyzer_pb2.MANDATORY: "mandatory",
+    analyzer_pb2.DISABLED: "disabled",
+    analyzer_pb2.REMEDIATE: "remediate",
+}
+LEVELS_BY_NAME = {name: level for level, name in LEVEL_NAMES.items()}
+
+
+class PolicyConfigError(Exception):
+    """Pack config the CLI would refuse: an unknown policy, level or property."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    policy: str
+    level: str
+    urn: str
+    message: str
+
+    def as_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def pack_version() -> str:
+    document = yaml.safe_load((POLICY_PACK_DIR / "PulumiPolicy.yaml").read_text())
+    return str(document["version"])
+
+
+def load_pack_config(path: Path) -> dict[str, Any]:
+    """A `--policy-pack-config` JSON file: policy name -> level, or {enforcementLevel, ...}."""
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise PolicyConfigError(f"cannot read pack config {path}: {error}") from error
+    if not isinstance(loaded, dict):
+        raise PolicyConfigError(f"pack config {path} is not a JSON object")
+    return loaded
+
+
+def stack_pack_config(stack: str) -> dict[str, Any]:
+    """The `--policy-pack-config` file the pipelines pass for this stack, if there is one."""
+    path = POLICY_PACK_DIR / "config" / f"{stack}.json"
+    return load_pack_config(path) if path.is_file() else {}
+
+
+def _struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(dict(values))
+    return struct
+
+
+def _configure_request(info: analyzer_pb2.AnalyzerInfo,
+                       pack_config: Mapping[str, Any]) -> analyzer_pb2.ConfigureAnalyzerRequest:
+    """What the CLI sends: every policy's level and its config with schema defaults applied."""
+    known = {policy.name for policy in info.policies}
+    unknown = sorted(set(pack_config) - known)
+    if unknown:
+        raise PolicyConfigError(f"pack config names unknown policies: {', '.join(unknown)}")
+    request = analyzer_pb2.ConfigureAnalyzerRequest()
+    for policy in info.policies:
+        entry = pack_config.get(policy.name, {})
+        entry = {"enforcementLevel": entry} if isinstance(entry, str) else dict(entry)
+        level_name = entry.pop("enforcementLevel", None)
+        if level_name is not None and level_name not in LEVELS_BY_NAME:
+            raise PolicyConfigError(f"{policy.name}: unknown enforcement level {level_name!r}")
+        schema = json_format.MessageToDict(policy.configSchema)
+        properties = schema.get("properties", {})
+        merged = {key: spec["default"] for key, spec in properties.items() if "default" in spec}
+        merged.update(entry)
+        try:
+            jsonschema.validate(merged, {"type": "object", "properties": properties,
+                                         "required": schema.get("required", []),
+                                         "additionalProperties": False})
+        except jsonschema.ValidationError as error:
+            where = ".".join([policy.name, *(str(part) for part in error.absolute_path)])
+            raise PolicyConfigError(f"{where}: {error.message}") from error
+        request.policyConfig[policy.name].CopyFrom(analyzer_pb2.PolicyConfig(
+            enforcementLevel=(LEVELS_BY_NAME[level_name] if level_name else policy.enforcementLevel),
+            properties=_struct(merged),
+        ))
+    return request
+
+
+def _options(resource: RecordedResource) -> analyzer_pb2.AnalyzerResourceOptions:
+    return analyzer_pb2.AnalyzerResourceOptions(
+        protect=resource.protect,
+        ignoreChanges=resource.options.get("ignoreChanges", []),
+        deleteBeforeReplace=resource.options.get("deleteBeforeReplace", False),
+        deleteBeforeReplaceDefined=True,
+        additionalSecretOutputs=resource.options.get("additionalSecretOutputs", []),
+        parent=resource.parent,
+    )
+
+
+def _provider(resource: RecordedResource, by_urn: Mapping[str, RecordedResource]
+              ) -> analyzer_pb2.AnalyzerProviderResource | None:
+    provider = by_urn.get(resource.provider.rsplit("::", 1)[0]) if resource.provider else None
+    if provider is None:
+        return None
+    return analyzer_pb2.AnalyzerProviderResource(type=provider.type, name=provider.name, urn=provider.urn,
+                                                 properties=_struct(provider.inputs))
+
+
+def _violations(response: analyzer_pb2.AnalyzeResponse) -> list[Violation]:
+    return [Violation(policy=diagnostic.policyName, level=LEVEL_NAMES[diagnostic.enforcementLevel],
+                      urn=diagnostic.urn, message=diagnostic.message)
+            for diagnostic in response.diagnostics]
+
+
+def analyze(run: ProgramRun, pack_config: Mapping[str, Any] | None = None) -> list[Violation]:
+    """Every violation the pack reports for the run's resources, as the CLI would get them."""
+    servicer = _PolicyAnalyzerServicer(PACK_NAME, pack_version(), build_policies(), PACK_ENFORCEMENT_LEVEL)
+    info = servicer.GetAnalyzerInfo(empty_pb2.Empty(), None)
+    servicer.Configure(_configure_request(info, pack_config or {}), None)
+    servicer.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(
+        stack=run.stack, project=PROJECT, dry_run=True), None)
+    by_urn = {resource.urn: resource for resource in run.resources}
+    violations: list[Violation] = []
+    stack_request = analyzer_pb2.AnalyzeStackRequest()
+    for resource in run.resources:
+        provider = _provider(resource, by_urn)
+        request = analyzer_pb2.AnalyzeRequest(type=resource.type, name=resource.name, urn=resource.urn,
+                                              properties=_struct(resource.inputs), options=_options(resource))
+        if provider is not None:
+            request.provider.CopyFrom(provider)
+        violations += _violations(servicer.Analyze(request, None))
+        stack_resource = stack_request.resources.add(
+            type=resource.type, name=resource.name, urn=resource.urn, parent=resource.parent,
+            properties=_struct(resource.inputs), options=_options(resource),
+            dependencies=resource.dependencies)
+        if provider is not None:
+            stack_resource.provider.CopyFrom(provider)
+    violations += _violations(servicer.AnalyzeStack(stack_request, None))
+    return violations

@@ -1,0 +1,198 @@
+"""The rules. Each is a `Rule`: name, description, remediation, level, and a check that yields
+one message per violation. Adding a rule is adding one `Rule(...)` to `RULES`.
+"""
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, PolicyConfigSchema
+
+from .resources import (
+    EXACT_VERSION,
+    HELM_RELEASE_V3,
+    ImageReference,
+    chart_airflow_major,
+    dig,
+    helm_resource,
+    helm_value_images,
+    image_problem,
+    plaintext_secrets,
+    registry_of,
+    workload_images,
+)
+
+Check = Callable[[str, Mapping[str, Any], Mapping[str, Any]], Iterator[str]]
+MIN_RELEASE_TIMEOUT_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    remediation: str
+    check: Check  # (resource type, properties, policy config) -> violation messages
+    level: EnforcementLevel = EnforcementLevel.MANDATORY
+    config_schema: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def schema(self) -> PolicyConfigSchema | None:
+        return PolicyConfigSchema(properties=self.config_schema) if self.config_schema else None
+
+
+def _no_bundled_postgres(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> Iterator[str]:
+    helm = helm_resource(resource_type, props)
+    if helm and helm.is_airflow and dig(helm.values, "postgresql.enabled", True) is not False:
+        yield ("values.postgresql.enabled is not false, so the chart installs its own PostgreSQL. "
+               "Set values.postgresql.enabled: false and values.data.metadataSecretName to the "
+               "Secret holding the managed database's connection.")
+
+
+def _chart_version_pinned(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> Iterator[str]:
+    helm = helm_resource(resource_type, props)
+    if helm is None:
+        return
+    if not EXACT_VERSION.match(helm.version.strip()):
+        yield (f"chart {helm.chart!r} has version {helm.version!r}. Set `version` to an exact "
+               "X.Y.Z release such as \"1.16.0\" (no ranges, 'latest' or '>=').")
+    if not helm.repository and not helm.chart.startswith("oci://"):
+        yield (f"chart {helm.chart!r} has no explicit repository. Set repository_opts.repo "
+               "(e.g. \"https://airflow.apache.org\") or use an oci:// chart reference.")
+
+
+def _images(resource_type: str, props: Mapping[str, Any]) -> Iterator[ImageReference]:
+    helm = helm_resource(resource_type, props)
+    if helm is not None:
+        yield from helm_value_images(helm)
+    yield from workload_images(resource_type, props)
+
+
+def _image_tags_pinned(resource_type: str, props: Mapping[str, Any],
+                       config: Mapping[str, Any]) -> Iterator[str]:
+    extra = frozenset(tag.lower() for tag in config.get("mutableTags") or [])
+    for image in _images(resource_type, props):
+        problem = image_problem(image, extra)
+        if problem:
+            yield (f"{image.where} ({image.repository or '?'}) {problem}. Set its tag to an "
+                   "immutable version (e.g. \"2.10.3-python3.11\") or pin a sha256 digest.")
+
+
+def _image_registry_allowed(resource_type: str, props: Mapping[str, Any],
+                            config: Mapping[str, Any]) -> Iterator[str]:
+    allowed = [str(registry) for registry in config.get("allowedRegistries") or []]
+    if not allowed:
+        return
+    for image in _images(resource_type, props):
+        if image.repository and registry_of(image.repository) not in allowed:
+            yield (f"{image.where} pulls from {registry_of(image.repository)}, which is not in "
+                   f"allowedRegistries {allowed}. Mirror the image into an allowed registry or add "
+                   "the registry to the pack config.")
+
+
+def _kubernetes_executor(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> Iterator[str]:
+    helm = helm_resource(resource_type, props)
+    if helm and helm.is_airflow:
+        executor = dig(helm.values, "executor", "CeleryExecutor (chart default)")
+        if executor != "KubernetesExecutor":
+            yield (f"values.executor is {executor!r}; every task must run in its own pod. "
+                   "Set values.executor: \"KubernetesExecutor\".")
+
+
+def _keys_pre_created(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> Iterator[str]:
+    helm = helm_resource(resource_type, props)
+    if helm is None or not helm.is_airflow:
+        return
+    required = ["fernetKeySecretName", "data.metadataSecretName"]
+    if chart_airflow_major(helm) >= 3:
+        required += ["apiSecretKeySecretName", "jwtSecretName"]
+    else:
+        required += ["webserverSecretKeySecretName"]
+    for path in required:
+        if not dig(helm.values, path):
+            yield (f"values.{path} is not set, so the chart generates that key itself and a new one "
+                   f"on upgrade. Create the Secret in the program and set values.{path} to its name.")
+
+
+def _no_plaintext_secrets(resource_type: str, props: Mapping[str, Any],
+                          _: Mapping[str, Any]) -> Iterator[str]:
+    helm = helm_resource(resource_type, props)
+    if helm is None:
+        return
+    for finding in plaintext_secrets(helm.values):
+        yield (f"{finding}. Move the value into a Kubernetes Secret created by the program and "
+               "reference it by name (e.g. data.metadataSecretName, fernetKeySecretName).")
+
+
+def _release_atomic(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> Iterator[str]:
+    if resource_type != HELM_RELEASE_V3:
+        return
+    if props.get("atomic") is not True:
+        yield "atomic is not true: a failed upgrade stays half-applied. Set atomic=True on the Release."
+    timeout = props.get("timeout")
+    if not isinstance(timeout, (int, float)) or timeout < MIN_RELEASE_TIMEOUT_SECONDS:
+        yield (f"timeout is {timeout!r} (Helm's default is 300 s). Set timeout="
+               f"{MIN_RELEASE_TIMEOUT_SECONDS} or more: migrations and image pulls need it.")
+
+
+def _release_waits(props: Mapping[str, Any]) -> bool:
+    return props.get("atomic") is True or props.get("skipAwait") is not True
+
+
+def _hooks_off_with_wait(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> Iterator[str]:
+    helm = helm_resource(resource_type, props)
+    if helm is None or not helm.is_release or not helm.is_airflow or not _release_waits(props):
+        return
+    jobs = ["migrateDatabaseJob"]
+    create_user_off = (dig(helm.values, "webserver.defaultUser.enabled") is False
+                       or dig(helm.values, "createUserJob.enabled") is False)
+    if not create_user_off:
+        jobs.append("createUserJob")
+    for job in jobs:
+        if dig(helm.values, f"{job}.useHelmHooks", True) is not False:
+            yield (f"values.{job}.useHelmHooks is not false while the Release waits: the job would "
+                   "be a post-install hook and every pod waits for it, so the install deadlocks. "
+                   f"Set values.{job}.useHelmHooks: false and values.{job}.applyCustomEnv: false.")
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("airflow-no-bundled-postgres",
+         "The Airflow chart must not install its bundled PostgreSQL; the metadata DB is managed.",
+         "Set values.postgresql.enabled: false and values.data.metadataSecretName.",
+         _no_bundled_postgres),
+    Rule("helm-chart-version-pinned",
+         "Helm charts are installed at an exact X.Y.Z version from an explicit repository.",
+         "Set version to an exact release (e.g. 1.16.0) and repository_opts.repo.",
+         _chart_version_pinned),
+    Rule("image-tags-pinned",
+         "Images are pinned: a full version tag or a sha256 digest, never latest or a moving tag.",
+         "Set the image tag to an immutable version such as 2.10.3-python3.11, or pin a digest.",
+         _image_tags_pinned,
+         config_schema={"mutableTags": {"type": "array", "items": {"type": "string"}, "default": []}}),
+    Rule("image-registry-allowed",
+         "Images come only from the registries the platform trusts (pack config allowedRegistries).",
+         "Mirror the image into an allowed registry or extend allowedRegistries.",
+         _image_registry_allowed,
+         level=EnforcementLevel.ADVISORY,
+         config_schema={"allowedRegistries": {"type": "array", "items": {"type": "string"},
+                                              "default": []}}),
+    Rule("airflow-kubernetes-executor",
+         "Airflow runs every task in its own pod: the executor is KubernetesExecutor.",
+         "Set values.executor: KubernetesExecutor.",
+         _kubernetes_executor),
+    Rule("airflow-keys-pre-created",
+         "Airflow's keys and DB connection come from Secrets the program creates, so upgrades keep them.",
+         "Set fernetKeySecretName, data.metadataSecretName and webserverSecretKeySecretName "
+         "(Airflow 3: apiSecretKeySecretName and jwtSecretName).",
+         _keys_pre_created),
+    Rule("no-plaintext-secrets-in-values",
+         "Helm values hold no literal password, token, key or credentialed URI; only Secret names.",
+         "Put the value in a Kubernetes Secret and reference it by name.",
+         _no_plaintext_secrets),
+    Rule("helm-release-atomic",
+         "Helm releases are atomic with a timeout of at least 600 s, so a failed upgrade rolls back.",
+         "Set atomic=True and timeout=600 on the Release.",
+         _release_atomic),
+    Rule("airflow-hooks-off-with-wait",
+         "A waiting Airflow release runs its migrate and create-user jobs without Helm hooks.",
+         "Set useHelmHooks: false and applyCustomEnv: false on migrateDatabaseJob and createUserJob.",
+         _hooks_off_with_wait),
+)

@@ -1,0 +1,279 @@
+"""The CrossGuard pack through pulumi-policy's analyzer: each rule, mutations of the real stacks,
+pack config, and the pack served the way the Pulumi CLI starts it."""
+
+import copy
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import empty_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from airflow_on_k8s.offline import ProgramRun, RecordedResource
+from airflow_on_k8s.policy_check import (
+    POLICY_PACK_DIR,
+    PolicyConfigError,
+    Violation,
+    analyze,
+    stack_pack_config,
+)
+from policies.airflow_policies import RULES
+from tests.harness import RELEASE_TYPE, run_stack
+
+DIGEST = "sha256:" + "a" * 64
+
+
+def single(resource_type: str, inputs: dict[str, Any], stack: str = "prod") -> ProgramRun:
+    resource = RecordedResource(
+        type=resource_type, name="subject", urn=f"urn:pulumi:{stack}::airflow-on-k8s::{resource_type}::subject",
+        parent="", custom=True, inputs=inputs, outputs={}, dependencies=[], property_dependencies={},
+        protect=False, provider="", options={})
+    return ProgramRun(stack=stack, resources=[resource], outputs={}, invokes=[], state={})
+
+
+def found(violations: list[Violation], rule: str) -> list[Violation]:
+    return [violation for violation in violations if violation.policy == rule]
+
+
+def airflow_release(values: dict[str, Any], **props: Any) -> dict[str, Any]:
+    return {"chart": "airflow", "version": "1.16.0", "repositoryOpts": {"repo": "https://airflow.apache.org"},
+            "atomic": True, "timeout": 600, "values": values, **props}
+
+
+GOOD_AIRFLOW_VALUES: dict[str, Any] = {
+    "executor": "KubernetesExecutor",
+    "airflowVersion": "2.10.3",
+    "postgresql": {"enabled": False},
+    "images": {"airflow": {"repository": "apache/airflow", "tag": "2.10.3-python3.11"}},
+    "data": {"metadataSecretName": "airflow-metadata-db"},
+    "fernetKeySecretName": "airflow-fernet-key",
+    "webserverSecretKeySecretName": "airflow-webserver-key",
+    "migrateDatabaseJob": {"useHelmHooks": False, "applyCustomEnv": False},
+    "createUserJob": {"useHelmHooks": False, "applyCustomEnv": False},
+}
+
+
+def with_values(**changes: Any) -> dict[str, Any]:
+    values = copy.deepcopy(GOOD_AIRFLOW_VALUES)
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        target = values
+        for part in parents:
+            target = target.setdefault(part, {})
+        if value is None:
+            target.pop(last, None)
+        else:
+            target[last] = value
+    return values
+
+
+def test_the_good_release_passes_every_rule() -> None:
+    assert analyze(single(RELEASE_TYPE, airflow_release(GOOD_AIRFLOW_VALUES))) == []
+
+
+# (rule, resource type, inputs): one failing case per line; each fails only through its rule's check.
+FAILING_CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("airflow-no-bundled-postgres", RELEASE_TYPE, airflow_release(with_values(postgresql=None))),
+    ("airflow-no-bundled-postgres", "kubernetes:helm.sh/v4:Chart",
+     {"chart": "oci://registry.example.com/charts/airflow", "version": "1.16.0",
+      "values": with_values(postgresql__enabled=True)}),
+    ("helm-chart-version-pinned", RELEASE_TYPE, airflow_release(GOOD_AIRFLOW_VALUES, version=">=1.16.0")),
+    ("helm-chart-version-pinned", RELEASE_TYPE, airflow_release(GOOD_AIRFLOW_VALUES, version="")),
+    ("helm-chart-version-pinned", "kubernetes:helm.sh/v3:Chart", {"chart": "bitnami/redis", "version": "18.1.0"}),
+    ("image-tags-pinned", RELEASE_TYPE,
+     airflow_release(with_values(images__statsd={"repository": "quay.io/prometheus/statsd-exporter", "tag": ""}))),
+    ("image-tags-pinned", "kubernetes:apps/v1:Deployment",
+     {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:latest"}]}}}}),
+    ("image-tags-pinned", "kubernetes:apps/v1:Deployment",
+     {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}),
+    ("image-tags-pinned", "kubernetes:batch/v1:CronJob",
+     {"spec": {"jobTemplate": {"spec": {"template": {"spec": {
+         "containers": [{"name": "job", "image": "python:3.11"}]}}}}}}),
+    ("airflow-kubernetes-executor", RELEASE_TYPE, airflow_release(with_values(executor="CeleryExecutor"))),
+    ("airflow-kubernetes-executor", RELEASE_TYPE, airflow_release(with_values(executor=None))),
+    ("airflow-keys-pre-created", RELEASE_TYPE, airflow_release(with_values(data__metadataSecretName=None))),
+    ("airflow-keys-pre-created", RELEASE_TYPE,
+     airflow_release(with_values(airflowVersion="3.0.2", images__airflow__tag="3.0.2"), version="1.19.0")),
+    ("no-plaintext-secrets-in-values", RELEASE_TYPE, airflow_release(with_values(webserverSecretKey="abc123"))),
+    ("no-plaintext-secrets-in-values", RELEASE_TYPE,
+     airflow_release(with_values(config={"database": {"sql_alchemy_conn": "postgresql://u:pw@db/airflow"}}))),
+    ("no-plaintext-secrets-in-values", RELEASE_TYPE,
+     airflow_release(with_values(dags={"gitSync": {"sshKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nx"}}))),
+    ("no-plaintext-secrets-in-values", RELEASE_TYPE,
+     airflow_release(with_values(data__metadataConnection={"user": "airflow", "pass": "hunter2"}))),
+    ("helm-release-atomic", RELEASE_TYPE, airflow_release(GOOD_AIRFLOW_VALUES, atomic=False)),
+    ("helm-release-atomic", RELEASE_TYPE, airflow_release(GOOD_AIRFLOW_VALUES, timeout=300)),
+    ("airflow-hooks-off-with-wait", RELEASE_TYPE, airflow_release(with_values(migrateDatabaseJob=None))),
+    ("airflow-hooks-off-with-wait", RELEASE_TYPE,
+     airflow_release(with_values(createUserJob__useHelmHooks=True))),
+]
+
+
+@pytest.mark.parametrize(("rule", "resource_type", "inputs"), FAILING_CASES,
+                         ids=[f"{case[0]}-{index}" for index, case in enumerate(FAILING_CASES)])
+def test_rule_reports_its_violation(rule: str, resource_type: str, inputs: dict[str, Any]) -> None:
+    violations = analyze(single(resource_type, inputs))
+    assert found(violations, rule), violations
+    assert all(violation.level == "mandatory" for violation in found(violations, rule))
+
+
+PASSING_CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("airflow-no-bundled-postgres", "kubernetes:helm.sh/v3:Release",
+     {"chart": "ingress-nginx", "version": "4.11.3", "repositoryOpts": {"repo": "https://kubernetes.github.io"},
+      "atomic": True, "timeout": 600, "values": {}}),
+    ("helm-chart-version-pinned", "kubernetes:helm.sh/v4:Chart",
+     {"chart": "oci://registry-1.docker.io/bitnamicharts/redis", "version": "20.2.1"}),
+    ("image-tags-pinned", "kubernetes:apps/v1:Deployment",
+     {"spec": {"template": {"spec": {"containers": [{"image": f"nginx@{DIGEST}"},
+                                                    {"image": "registry.k8s.io/git-sync/git-sync:v4.3.0"}]}}}}),
+    ("image-registry-allowed", "kubernetes:apps/v1:Deployment",
+     {"spec": {"template": {"spec": {"containers": [{"image": "quay.io/prometheus/statsd-exporter:v0.28.0"}]}}}}),
+    ("airflow-keys-pre-created", RELEASE_TYPE,
+     airflow_release(with_values(airflowVersion="3.0.2", images__airflow__tag="3.0.2",
+                                 apiSecretKeySecretName="api", jwtSecretName="jwt"), version="1.19.0")),
+    ("no-plaintext-secrets-in-values", RELEASE_TYPE,
+     airflow_release(with_values(secret=[{"envName": "CONN", "secretName": "conn", "secretKey": "uri"}],
+                                 dags={"gitSync": {"sshKeySecret": "git-key", "credentialsSecret": "cred"}}))),
+    ("airflow-hooks-off-with-wait", RELEASE_TYPE,
+     airflow_release(with_values(migrateDatabaseJob=None, createUserJob=None), atomic=False, skipAwait=True)),
+]
+
+
+@pytest.mark.parametrize(("rule", "resource_type", "inputs"), PASSING_CASES,
+                         ids=[case[0] for case in PASSING_CASES])
+def test_rule_passes_a_compliant_resource(rule: str, resource_type: str, inputs: dict[str, Any]) -> None:
+    violations = analyze(single(resource_type, inputs), stack_pack_config("prod"))
+    assert not found(violations, rule), violations
+
+
+def test_every_rule_has_a_failing_case() -> None:
+    assert {rule.name for rule in RULES} - {case[0] for case in FAILING_CASES} == {"image-registry-allowed"}
+
+
+def test_messages_name_the_value_to_change() -> None:
+    violations = analyze(single(RELEASE_TYPE, airflow_release(with_values(postgresql=None, executor=None))))
+    messages = {violation.policy: violation.message for violation in violations}
+    assert "values.postgresql.enabled: false" in messages["airflow-no-bundled-postgres"]
+    assert 'values.executor: "KubernetesExecutor"' in messages["airflow-kubernetes-executor"]
+
+
+def test_registry_allow_list_comes_from_pack_config() -> None:
+    deployment = {"spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/acme/tool:1.2.3"}]}}}}
+    assert not found(analyze(single("kubernetes:apps/v1:Deployment", deployment)), "image-registry-allowed")
+    violations = analyze(single("kubernetes:apps/v1:Deployment", deployment), stack_pack_config("prod"))
+    assert [v.level for v in found(violations, "image-registry-allowed")] == ["advisory"]
+    strict = {"image-registry-allowed": {"enforcementLevel": "mandatory", "allowedRegistries": ["myacr.azurecr.io"]}}
+    assert [v.level for v in found(analyze(single("kubernetes:apps/v1:Deployment", deployment), strict),
+                                   "image-registry-allowed")] == ["mandatory"]
+
+
+def test_mutable_tags_extend_through_config() -> None:
+    deployment = {"spec": {"template": {"spec": {"containers": [{"image": "acme/tool:1.2.3-rc"}]}}}}
+    assert not found(analyze(single("kubernetes:apps/v1:Deployment", deployment)), "image-tags-pinned")
+    config = {"image-tags-pinned": {"mutableTags": ["1.2.3-rc"]}}
+    assert found(analyze(single("kubernetes:apps/v1:Deployment", deployment), config), "image-tags-pinned")
+
+
+def test_pack_config_the_cli_would_refuse_is_refused() -> None:
+    with pytest.raises(PolicyConfigError, match="unknown policies"):
+        analyze(single(RELEASE_TYPE, airflow_release(GOOD_AIRFLOW_VALUES)), {"no-such-rule": "mandatory"})
+    with pytest.raises(PolicyConfigError, match="allowedRegistries"):
+        analyze(single(RELEASE_TYPE, airflow_release(GOOD_AIRFLOW_VALUES)),
+                {"image-registry-allowed": {"allowedRegistries": "docker.io"}})
+
+
+def test_disabled_rule_reports_nothing() -> None:
+    run = single(RELEASE_TYPE, airflow_release(with_values(executor="CeleryExecutor")))
+    assert not found(analyze(run, {"airflow-kubernetes-executor": "disabled"}), "airflow-kubernetes-executor")
+
+
+# --- mutations of the real prod stack: each bad change is caught by its rule ---------------------
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _set_values(path: str, value: Any) -> Mutation:
+    def mutate(props: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target = props["values"]
+        for part in parents:
+            target = target[part]
+        target[last] = value
+    return mutate
+
+
+def _delete_value(key: str) -> Mutation:
+    return lambda props: props["values"].pop(key)
+
+
+def _set_prop(key: str, value: Any) -> Mutation:
+    return lambda props: props.__setitem__(key, value)
+
+
+MUTATIONS: list[tuple[str, Mutation]] = [
+    ("airflow-no-bundled-postgres", _set_values("postgresql.enabled", True)),
+    ("helm-chart-version-pinned", _set_prop("version", "~1.16")),
+    ("image-tags-pinned", _set_values("images.airflow.tag", "latest")),
+    ("airflow-kubernetes-executor", _set_values("executor", "CeleryExecutor")),
+    ("airflow-keys-pre-created", _delete_value("fernetKeySecretName")),
+    ("no-plaintext-secrets-in-values", _set_values("data", {"metadataConnection": {"user": "a", "pass": "pw"}})),
+    ("helm-release-atomic", _set_prop("atomic", False)),
+    ("airflow-hooks-off-with-wait", _set_values("migrateDatabaseJob.useHelmHooks", True)),
+]
+
+
+def mutated(run: ProgramRun, mutation: Mutation) -> ProgramRun:
+    copied = copy.deepcopy(run)
+    mutation(copied.one(RELEASE_TYPE).inputs)
+    return copied
+
+
+@pytest.mark.parametrize(("rule", "mutation"), MUTATIONS, ids=[rule for rule, _ in MUTATIONS])
+def test_prod_mutation_is_caught_by_its_rule_as_mandatory(rule: str, mutation: Mutation,
+                                                          prod_run: ProgramRun) -> None:
+    violations = analyze(mutated(prod_run, mutation), stack_pack_config("prod"))
+    caught = found(violations, rule)
+    assert caught and {violation.level for violation in caught} == {"mandatory"}
+    assert caught[0].urn == prod_run.one(RELEASE_TYPE).urn
+
+
+def test_every_rule_has_a_mutation() -> None:
+    assert {rule.name for rule in RULES} - {rule for rule, _ in MUTATIONS} == {"image-registry-allowed"}
+
+
+def test_atomic_off_is_advisory_in_dev(dev_run: ProgramRun) -> None:
+    violations = analyze(mutated(dev_run, _set_prop("atomic", False)), stack_pack_config("dev"))
+    assert {violation.level for violation in found(violations, "helm-release-atomic")} == {"advisory"}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_real_stacks_have_no_mandatory_violation(stack: str) -> None:
+    violations = analyze(run_stack(stack), stack_pack_config(stack))
+    assert [violation for violation in violations if violation.level == "mandatory"] == []
+
+
+# --- the pack as the CLI runs it ------------------------------------------------------------------
+
+def test_pack_serves_every_rule_when_started_like_the_cli() -> None:
+    process = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:1", str(POLICY_PACK_DIR)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().strip())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=30)
+            info = analyzer_pb2_grpc.AnalyzerStub(channel).GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert info.name == "airflow-on-k8s"
+    served = {policy.name: policy for policy in info.policies}
+    assert set(served) == {rule.name for rule in RULES}
+    for rule in RULES:
+        assert served[rule.name].description == rule.description
+        assert served[rule.name].remediation_steps == rule.remediation
+    assert served["helm-release-atomic"].enforcementLevel == analyzer_pb2.MANDATORY
+    assert served["image-registry-allowed"].enforcementLevel == analyzer_pb2.ADVISORY
