@@ -277,3 +277,11 @@ def test_pack_serves_every_rule_when_started_like_the_cli() -> None:
         assert served[rule.name].remediation_steps == rule.remediation
     assert served["helm-release-atomic"].enforcementLevel == analyzer_pb2.MANDATORY
     assert served["image-registry-allowed"].enforcementLevel == analyzer_pb2.ADVISORY
+
+
+def test_readme_lists_every_rule_with_its_level() -> None:
+    readme = (POLICY_PACK_DIR.parent / "README.md").read_text()
+    for rule in RULES:
+        row = next((line for line in readme.splitlines() if line.startswith(f"| `{rule.name}` |")), None)
+        assert row is not None, rule.name
+        assert f"| {rule.level.value}" in row, rule.name
