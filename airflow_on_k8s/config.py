@@ -6,12 +6,14 @@ strings Pulumi hands a program and either returns a `StackConfig` or raises `Con
 the key, the value and what is allowed. `load_stack_config` feeds it from the Pulumi runtime.
 """
 
+import ipaddress
+import json
 import re
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from airflow_on_k8s.errors import ConfigError
 from airflow_on_k8s.quantities import parse_quantity
@@ -21,7 +23,7 @@ PROJECT = "airflow-on-k8s"
 Environment = Literal["dev", "prod"]
 ENVIRONMENTS: tuple[Environment, ...] = ("dev", "prod")
 GIT_AUTH_MODES = ("ssh", "none")
-ConfigType = Literal["string", "integer", "boolean"]
+ConfigType = Literal["string", "integer", "boolean", "array"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class KeySpec:
     name: str
     type: ConfigType
     description: str
-    default: str | int | bool | None = None  # None: the key is required
+    default: str | int | bool | list[str] | None = None  # None: the key is required
     secret: bool = False
 
 
@@ -79,8 +81,52 @@ CONFIG_KEYS: tuple[KeySpec, ...] = (
     KeySpec("gitSshPrivateKey", "string",
             "OpenSSH private deploy key (set with --secret). Empty: an ED25519 key is generated.",
             "", secret=True),
+    KeySpec("azureLocation", "string", "Azure region of the database and registry.", "westeurope"),
+    KeySpec("resourceGroupName", "string",
+            "Existing resource group to use. Empty: the program creates one.", ""),
+    KeySpec("postgresMode", "string",
+            "managed (create a Flexible Server) or existing (postgresExistingFqdn + metadataConnection).",
+            "managed"),
+    KeySpec("postgresVersion", "string", "PostgreSQL major version.", "16"),
+    KeySpec("postgresSkuName", "string",
+            "Flexible Server SKU. Empty: dev Standard_B1ms, prod Standard_D2ds_v5.", ""),
+    KeySpec("postgresSkuTier", "string",
+            "Burstable, GeneralPurpose or MemoryOptimized. Empty: dev Burstable, prod GeneralPurpose.", ""),
+    KeySpec("postgresStorageSizeGb", "integer",
+            "Storage in GiB (grows automatically). 0: dev 32, prod 128.", 0),
+    KeySpec("postgresBackupRetentionDays", "integer", "Backup retention, 7-35 days. 0: dev 7, prod 14.", 0),
+    KeySpec("postgresGeoRedundantBackup", "string",
+            "Enabled or Disabled; fixed at creation. Empty: dev Disabled, prod Enabled.", ""),
+    KeySpec("postgresHighAvailability", "string",
+            "Disabled, SameZone or ZoneRedundant. Empty: dev Disabled, prod ZoneRedundant.", ""),
+    KeySpec("postgresNetwork", "string",
+            "private (delegated subnet + private DNS zone) or public (firewall CIDRs). "
+            "Empty: dev public, prod private.", ""),
+    KeySpec("postgresDelegatedSubnetId", "string",
+            "Resource id of the subnet delegated to Microsoft.DBforPostgreSQL/flexibleServers.", ""),
+    KeySpec("postgresPrivateDnsZoneId", "string",
+            "Resource id of the private DNS zone (*.postgres.database.azure.com).", ""),
+    KeySpec("postgresAllowedCidrs", "array", "IPv4 CIDRs allowed through the firewall (public only).", []),
+    KeySpec("postgresAdminLogin", "string", "Administrator login of the server.", "airflowadmin"),
+    KeySpec("postgresExistingFqdn", "string", "FQDN of an existing server (postgresMode existing).", ""),
     KeySpec("metadataConnection", "string",
-            "SQLAlchemy URI of the metadata database (set with --secret).", None, secret=True),
+            "SQLAlchemy URI of an existing metadata database (postgresMode existing; set with --secret).",
+            "", secret=True),
+    KeySpec("imageSource", "string",
+            "build (ACR + image built from image/) or existing (airflowImageRepository:airflowImageTag).",
+            "build"),
+    KeySpec("registryName", "string",
+            "ACR name (5-50 letters and digits, globally unique). Empty: generated.", ""),
+    KeySpec("registrySku", "string", "Basic, Standard or Premium. Empty: dev Basic, prod Standard.", ""),
+    KeySpec("registryPushUsername", "string",
+            "Client id of a service principal that may push to the registry. Empty: the ambient "
+            "Docker credentials (`az acr login`).", ""),
+    KeySpec("registryPushPassword", "string",
+            "Secret of that service principal (set with --secret).", "", secret=True),
+    KeySpec("kubeletObjectId", "string",
+            "Object id of the AKS kubelet identity that pulls images (imageSource build).", ""),
+    KeySpec("registryPullSecretName", "string",
+            "Existing image pull Secret for a registry outside Azure (imageSource existing only).", ""),
 )
 KEYS_BY_NAME: dict[str, KeySpec] = {spec.name: spec for spec in CONFIG_KEYS}
 
@@ -146,7 +192,6 @@ class AirflowConfig:
     release_name: str
     chart_version: str
     airflow_version: str
-    image: AirflowImage
     replicas: Replicas
     worker_resources: WorkerResources
     executor: KubernetesExecutorSettings
@@ -160,12 +205,58 @@ class KubernetesConfig:
 
 
 @dataclass(frozen=True)
+class AzureConfig:
+    location: str
+    resource_group_name: str | None  # None: the program creates the resource group
+
+
+@dataclass(frozen=True)
+class ManagedPostgresConfig:
+    version: str
+    sku_name: str
+    sku_tier: str
+    storage_size_gb: int
+    backup_retention_days: int
+    geo_redundant_backup: bool
+    high_availability: str
+    network: Literal["private", "public"]
+    delegated_subnet_id: str | None
+    private_dns_zone_id: str | None
+    allowed_cidrs: tuple[str, ...]
+    admin_login: str
+    protect: bool  # prod: the server and database survive `pulumi destroy` and refuse deletion
+
+
+@dataclass(frozen=True)
+class ExistingPostgresConfig:
+    fqdn: str
+    connection: SecretValue
+
+
+@dataclass(frozen=True)
+class ImageBuildConfig:
+    registry_name: str | None  # None: Pulumi generates a unique name
+    registry_sku: str
+    push_username: str | None
+    push_password: SecretValue | None
+    kubelet_object_id: str
+
+
+@dataclass(frozen=True)
+class ExistingImageConfig:
+    image: AirflowImage
+    pull_secret_name: str | None
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     environment: Environment
     kubernetes: KubernetesConfig
     airflow: AirflowConfig
-    metadata_connection: SecretValue
+    azure: AzureConfig
+    database: ManagedPostgresConfig | ExistingPostgresConfig
+    image: ImageBuildConfig | ExistingImageConfig
 
 
 @dataclass(frozen=True)
@@ -173,12 +264,37 @@ class EnvironmentProfile:
     """Defaults that differ between environments."""
 
     replicas: Replicas
+    postgres_sku_name: str
+    postgres_sku_tier: str
+    postgres_storage_size_gb: int
+    postgres_backup_retention_days: int
+    postgres_geo_redundant_backup: str
+    postgres_high_availability: str
+    postgres_network: str
+    registry_sku: str
 
 
 PROFILES: dict[Environment, EnvironmentProfile] = {
-    "dev": EnvironmentProfile(replicas=Replicas(scheduler=1, webserver=1, triggerer=1)),
-    "prod": EnvironmentProfile(replicas=Replicas(scheduler=2, webserver=2, triggerer=1)),
+    "dev": EnvironmentProfile(
+        replicas=Replicas(scheduler=1, webserver=1, triggerer=1),
+        postgres_sku_name="Standard_B1ms", postgres_sku_tier="Burstable", postgres_storage_size_gb=32,
+        postgres_backup_retention_days=7, postgres_geo_redundant_backup="Disabled",
+        postgres_high_availability="Disabled", postgres_network="public", registry_sku="Basic"),
+    "prod": EnvironmentProfile(
+        replicas=Replicas(scheduler=2, webserver=2, triggerer=1),
+        postgres_sku_name="Standard_D2ds_v5", postgres_sku_tier="GeneralPurpose",
+        postgres_storage_size_gb=128, postgres_backup_retention_days=14,
+        postgres_geo_redundant_backup="Enabled", postgres_high_availability="ZoneRedundant",
+        postgres_network="private", registry_sku="Standard"),
 }
+POSTGRES_VERSIONS = ("13", "14", "15", "16", "17")
+POSTGRES_SKU_TIERS = ("Burstable", "GeneralPurpose", "MemoryOptimized")
+POSTGRES_HA_MODES = ("Disabled", "SameZone", "ZoneRedundant")
+# Flexible Server storage sizes in GiB (the service rejects anything else).
+POSTGRES_STORAGE_SIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767)
+REGISTRY_SKUS = ("Basic", "Standard", "Premium")
+_RESERVED_POSTGRES_LOGINS = frozenset({"azure_superuser", "azure_pg_admin", "admin", "administrator",
+                                       "root", "guest", "public", "postgres"})
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _EXACT_VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
@@ -251,6 +367,20 @@ class _Reader:
         if lowered not in ("true", "false"):
             raise ConfigError(full_key(name), value, "true or false")
         return lowered == "true"
+
+    def array(self, name: str) -> tuple[str, ...]:
+        value = self._text(name)
+        if value is None:
+            default = KEYS_BY_NAME[name].default
+            assert isinstance(default, list)
+            return tuple(default)
+        try:
+            items = json.loads(value)
+        except json.JSONDecodeError:
+            items = None
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise ConfigError(full_key(name), value, "a list of strings (YAML list in the stack file)")
+        return tuple(item.strip() for item in items)
 
     def choice(self, name: str, allowed: tuple[str, ...]) -> str:
         value = self.string(name)
@@ -421,14 +551,149 @@ def _git_sync(reader: _Reader) -> GitSyncConfig:
                          known_hosts=known_hosts, ssh_private_key=private_key)
 
 
-def _metadata_connection(reader: _Reader) -> SecretValue:
+_AZURE_SUBNET_ID = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/"
+    r"virtualNetworks/[^/]+/subnets/[^/]+$", re.IGNORECASE)
+_AZURE_PRIVATE_DNS_ZONE_ID = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/"
+    r"privateDnsZones/[^/]+\.postgres\.database\.azure\.com$", re.IGNORECASE)
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$")
+_SECURE_SSLMODES = ("require", "verify-ca", "verify-full")
+
+
+def _profile_choice(reader: _Reader, name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = reader.string(name) or default
+    _check(value in allowed, name, value, f"one of {', '.join(allowed)} (empty: the environment default)")
+    return value
+
+
+def _azure(reader: _Reader) -> AzureConfig:
+    location = reader.string("azureLocation")
+    _check(bool(re.fullmatch(r"[a-z0-9]+", location)), "azureLocation", location,
+           "an Azure region name such as westeurope")
+    group = reader.string("resourceGroupName")
+    _check(group == "" or bool(re.fullmatch(r"[-\w.()]{0,89}[-\w()]", group)), "resourceGroupName", group,
+           "a resource group name (1-90 letters, digits, '-', '_', '.', '(', ')', not ending in '.')")
+    return AzureConfig(location=location, resource_group_name=group or None)
+
+
+def _postgres_network(reader: _Reader, profile: EnvironmentProfile
+                      ) -> tuple[Literal["private", "public"], str | None, str | None, tuple[str, ...]]:
+    network = _profile_choice(reader, "postgresNetwork", ("private", "public"), profile.postgres_network)
+    subnet = reader.string("postgresDelegatedSubnetId")
+    dns_zone = reader.string("postgresPrivateDnsZoneId")
+    cidrs = reader.array("postgresAllowedCidrs")
+    if network == "private":
+        _check(bool(_AZURE_SUBNET_ID.match(subnet)), "postgresDelegatedSubnetId", subnet,
+               "the resource id of a subnet delegated to Microsoft.DBforPostgreSQL/flexibleServers "
+               "(required with postgresNetwork private)")
+        _check(bool(_AZURE_PRIVATE_DNS_ZONE_ID.match(dns_zone)), "postgresPrivateDnsZoneId", dns_zone,
+               "the resource id of a private DNS zone ending in .postgres.database.azure.com "
+               "(required with postgresNetwork private)")
+        _check(not cidrs, "postgresAllowedCidrs", json.dumps(list(cidrs)),
+               "empty: firewall rules apply only with postgresNetwork public")
+        return "private", subnet, dns_zone, ()
+    _check(bool(cidrs), "postgresAllowedCidrs", json.dumps(list(cidrs)),
+           "at least one IPv4 CIDR (e.g. the cluster's egress IP/32) with postgresNetwork public")
+    for cidr in cidrs:
+        try:
+            parsed = ipaddress.ip_network(cidr, strict=True)
+        except ValueError:
+            parsed = None
+        _check(isinstance(parsed, ipaddress.IPv4Network) and parsed is not None and parsed.prefixlen >= 8,
+               "postgresAllowedCidrs", cidr, "IPv4 networks such as 203.0.113.7/32 (prefix /8 or longer)")
+    _check(not subnet and not dns_zone, "postgresDelegatedSubnetId", subnet or dns_zone,
+           "empty with postgresNetwork public")
+    return "public", None, None, cidrs
+
+
+def _managed_postgres(reader: _Reader, environment: Environment) -> ManagedPostgresConfig:
+    profile = PROFILES[environment]
+    version = reader.choice("postgresVersion", POSTGRES_VERSIONS)
+    tier = _profile_choice(reader, "postgresSkuTier", POSTGRES_SKU_TIERS, profile.postgres_sku_tier)
+    sku = reader.string("postgresSkuName") or profile.postgres_sku_name
+    _check(bool(re.fullmatch(r"Standard_[A-Z][A-Za-z0-9_]*", sku)), "postgresSkuName", sku,
+           "a Flexible Server SKU such as Standard_B1ms or Standard_D2ds_v5")
+    _check((tier == "Burstable") == sku.startswith("Standard_B"), "postgresSkuName", sku,
+           f"a SKU of the {tier} tier (Standard_B* is Burstable, and Burstable is Standard_B* only)")
+    storage = reader.integer("postgresStorageSizeGb", 0, 32767) or profile.postgres_storage_size_gb
+    _check(storage in POSTGRES_STORAGE_SIZES, "postgresStorageSizeGb", str(storage),
+           f"one of {', '.join(map(str, POSTGRES_STORAGE_SIZES))}")
+    retention = reader.integer("postgresBackupRetentionDays", 0, 10_000) or profile.postgres_backup_retention_days
+    _check(7 <= retention <= 35, "postgresBackupRetentionDays", str(retention), "7 to 35 days")
+    geo = _profile_choice(reader, "postgresGeoRedundantBackup", ("Enabled", "Disabled"),
+                          profile.postgres_geo_redundant_backup)
+    high_availability = _profile_choice(reader, "postgresHighAvailability", POSTGRES_HA_MODES,
+                                        profile.postgres_high_availability)
+    _check(high_availability == "Disabled" or tier != "Burstable", "postgresHighAvailability",
+           high_availability, "Disabled on the Burstable tier (high availability needs GeneralPurpose "
+           "or MemoryOptimized)")
+    network, subnet, dns_zone, cidrs = _postgres_network(reader, profile)
+    login = reader.string("postgresAdminLogin")
+    _check(bool(re.fullmatch(r"[a-z][a-z0-9_]{0,62}", login)) and login not in _RESERVED_POSTGRES_LOGINS
+           and not login.startswith("pg_"), "postgresAdminLogin", login,
+           "a lowercase login (letters, digits, '_'), not a reserved name (admin, root, postgres, pg_*)")
+    return ManagedPostgresConfig(
+        version=version, sku_name=sku, sku_tier=tier, storage_size_gb=storage,
+        backup_retention_days=retention, geo_redundant_backup=geo == "Enabled",
+        high_availability=high_availability, network=network, delegated_subnet_id=subnet,
+        private_dns_zone_id=dns_zone, allowed_cidrs=cidrs, admin_login=login,
+        protect=environment == "prod")
+
+
+def _existing_postgres(reader: _Reader) -> ExistingPostgresConfig:
+    fqdn = reader.string("postgresExistingFqdn").lower()
+    _check(bool(_HOSTNAME.match(fqdn)), "postgresExistingFqdn", fqdn,
+           "the server's DNS name (required with postgresMode existing)")
     connection = reader.secret("metadataConnection")
+    _check(connection is not None, "metadataConnection", None,
+           "required with postgresMode existing: `pulumi config set --secret metadataConnection ...`")
     assert connection is not None
     parts = urlsplit(connection.value)
-    _check(parts.scheme in ("postgresql", "postgresql+psycopg2") and bool(parts.hostname),
-           "metadataConnection", connection.value,
-           "a postgresql:// SQLAlchemy URI with a host", secret=True)
-    return connection
+    sslmodes = parse_qs(parts.query).get("sslmode", [])
+    _check(parts.scheme in ("postgresql", "postgresql+psycopg2") and parts.hostname == fqdn
+           and bool(sslmodes) and sslmodes[-1] in _SECURE_SSLMODES, "metadataConnection", connection.value,
+           f"a postgresql:// URI for host {fqdn} with sslmode=require, verify-ca or verify-full",
+           secret=True)
+    return ExistingPostgresConfig(fqdn=fqdn, connection=connection)
+
+
+def _database(reader: _Reader, environment: Environment) -> ManagedPostgresConfig | ExistingPostgresConfig:
+    mode = reader.choice("postgresMode", ("managed", "existing"))
+    if mode == "existing":
+        return _existing_postgres(reader)
+    _check(reader.secret("metadataConnection") is None, "metadataConnection", "[secret]",
+           "empty with postgresMode managed: the program builds the connection", secret=True)
+    return _managed_postgres(reader, environment)
+
+
+def _image_source(reader: _Reader, environment: Environment,
+                  airflow_version: str) -> ImageBuildConfig | ExistingImageConfig:
+    source = reader.choice("imageSource", ("build", "existing"))
+    pull_secret = reader.string("registryPullSecretName")
+    if source == "existing":
+        _check(pull_secret == "" or bool(_DNS1123_LABEL.match(pull_secret)), "registryPullSecretName",
+               pull_secret, "the name of an existing kubernetes.io/dockerconfigjson Secret")
+        return ExistingImageConfig(image=_image(reader, airflow_version), pull_secret_name=pull_secret or None)
+    _check(pull_secret == "", "registryPullSecretName", pull_secret,
+           "empty with imageSource build: the kubelet identity pulls from ACR with AcrPull")
+    name = reader.string("registryName")
+    _check(name == "" or bool(re.fullmatch(r"[a-zA-Z0-9]{5,50}", name)), "registryName", name,
+           "5-50 letters and digits, globally unique (empty: generated)")
+    sku = _profile_choice(reader, "registrySku", REGISTRY_SKUS, PROFILES[environment].registry_sku)
+    username = reader.string("registryPushUsername")
+    password = reader.secret("registryPushPassword")
+    _check(username == "" or bool(_GUID.match(username)), "registryPushUsername", username,
+           "the client id (GUID) of a service principal with push rights")
+    _check(bool(username) == (password is not None), "registryPushPassword", "[secret]",
+           "set together with registryPushUsername, or both empty", secret=True)
+    kubelet = reader.string("kubeletObjectId")
+    _check(bool(_GUID.match(kubelet)), "kubeletObjectId", kubelet,
+           "the object id (GUID) of the AKS kubelet identity "
+           "(az aks show --query identityProfile.kubeletidentity.objectId)")
+    return ImageBuildConfig(registry_name=name or None, registry_sku=sku, push_username=username or None,
+                            push_password=password, kubelet_object_id=kubelet)
 
 
 def _reject_unknown_keys(raw: Mapping[str, str]) -> None:
@@ -458,7 +723,6 @@ def parse_stack_config(raw: Mapping[str, str], *, stack: str, secret_keys: Set[s
         release_name=_dns_label(reader, "releaseName", _MAX_HELM_RELEASE_NAME),
         chart_version=chart_version,
         airflow_version=airflow_version,
-        image=_image(reader, airflow_version),
         replicas=_replicas(reader, environment),
         worker_resources=_worker_resources(reader),
         executor=KubernetesExecutorSettings(
@@ -473,7 +737,9 @@ def parse_stack_config(raw: Mapping[str, str], *, stack: str, secret_keys: Set[s
         environment=environment,
         kubernetes=KubernetesConfig(kubeconfig=reader.secret("kubeconfig"), context=context or None),
         airflow=airflow,
-        metadata_connection=_metadata_connection(reader),
+        azure=_azure(reader),
+        database=_database(reader, environment),
+        image=_image_source(reader, environment, airflow_version),
     )
 
 

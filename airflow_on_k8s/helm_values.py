@@ -5,7 +5,10 @@ secret, only the names of the Secrets the program creates (the chart reads them 
 """
 
 import posixpath
+from dataclasses import dataclass
 from typing import Any
+
+import pulumi
 
 from airflow_on_k8s.config import AirflowConfig
 from airflow_on_k8s.naming import SecretNames
@@ -15,6 +18,16 @@ AIRFLOW_HOME = "/opt/airflow"
 # The chart mounts the dags volume at $AIRFLOW_HOME/dags and git-sync links the checkout as
 # `repo` inside it (chart helper `airflow_dags`, NOTES.md section 4).
 GIT_SYNC_CHECKOUT = f"{AIRFLOW_HOME}/dags/repo"
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """Where every Airflow pod and task pod pulls the image from."""
+
+    repository: pulumi.Input[str]
+    tag: pulumi.Input[str]
+    # Only for a registry outside Azure; ACR pulls go through the kubelet identity.
+    pull_secret_name: str | None = None
 
 
 def _airflow_cfg_bool(value: bool) -> str:
@@ -48,17 +61,17 @@ def _git_sync_values(airflow: AirflowConfig, secret_names: SecretNames) -> dict[
     return values
 
 
-def build_helm_values(airflow: AirflowConfig, secret_names: SecretNames) -> dict[str, Any]:
+def build_helm_values(airflow: AirflowConfig, secret_names: SecretNames, image: ImageSettings) -> dict[str, Any]:
     """The chart values for one stack."""
     resources = airflow.worker_resources
     executor = airflow.executor
-    return {
+    values = {
         "executor": EXECUTOR,
         "airflowVersion": airflow.airflow_version,
         "images": {
             "airflow": {
-                "repository": airflow.image.repository,
-                "tag": airflow.image.tag,
+                "repository": image.repository,
+                "tag": image.tag,
                 "pullPolicy": "IfNotPresent",
             },
         },
@@ -101,3 +114,6 @@ def build_helm_values(airflow: AirflowConfig, secret_names: SecretNames) -> dict
         "migrateDatabaseJob": {"useHelmHooks": False, "applyCustomEnv": False},
         "createUserJob": {"useHelmHooks": False, "applyCustomEnv": False},
     }
+    if image.pull_secret_name:
+        values["registry"] = {"secretName": image.pull_secret_name}
+    return values

@@ -104,10 +104,50 @@ def _plain(value: Any) -> Any:
     return rpc.unwrap_rpc_secret(value)
 
 
+OFFLINE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+# The input that names an Azure resource, per type; without it the provider generates a name.
+_AZURE_NAME_INPUTS = {
+    "azure-native:resources:ResourceGroup": "resourceGroupName",
+    "azure-native:dbforpostgresql:Server": "serverName",
+    "azure-native:dbforpostgresql:Database": "databaseName",
+    "azure-native:dbforpostgresql:Configuration": "configurationName",
+    "azure-native:dbforpostgresql:FirewallRule": "firewallRuleName",
+    "azure-native:containerregistry:Registry": "registryName",
+    "azure-native:authorization:RoleAssignment": "roleAssignmentName",
+}
+
+
+def _azure_outputs(type_token: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    suffix = hashlib.sha1(name.encode()).hexdigest()[:8]
+    azure_name = _plain(inputs.get(_AZURE_NAME_INPUTS.get(type_token, ""))) or f"{name}{suffix}"
+    group = _plain(inputs.get("resourceGroupName")) or azure_name
+    provider_type = type_token.split(":")[1]
+    outputs: dict[str, Any] = {
+        "name": azure_name,
+        "id": f"/subscriptions/{OFFLINE_SUBSCRIPTION}/resourceGroups/{group}/providers/"
+              f"Microsoft.{provider_type}/{type_token.split(':')[2]}/{azure_name}",
+    }
+    if type_token == "azure-native:resources:ResourceGroup":
+        outputs["id"] = f"/subscriptions/{OFFLINE_SUBSCRIPTION}/resourceGroups/{azure_name}"
+    elif type_token == "azure-native:dbforpostgresql:Server":
+        outputs["fullyQualifiedDomainName"] = f"{azure_name}.postgres.database.azure.com"
+    elif type_token == "azure-native:containerregistry:Registry":
+        outputs["loginServer"] = f"{azure_name.lower()}.azurecr.io"
+    return outputs
+
+
 def _simulated_outputs(type_token: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """Outputs a provider would compute, for the types this program creates."""
     outputs = dict(inputs)
-    if type_token == "random:index/randomBytes:RandomBytes":
+    if type_token.startswith("azure-native:"):
+        outputs.update(_azure_outputs(type_token, name, inputs))
+    elif type_token == "docker-build:index:Image":
+        tags = _plain(inputs.get("tags")) or []
+        digest = "sha256:" + hashlib.sha256(json.dumps(tags).encode()).hexdigest()
+        outputs.update(digest=digest, ref=f"{tags[0]}@{digest}" if tags else digest)
+    elif type_token == "random:index/randomString:RandomString":
+        outputs["result"] = _random_text(int(_plain(inputs["length"]))).lower()
+    elif type_token == "random:index/randomBytes:RandomBytes":
         raw = os.urandom(int(_plain(inputs["length"])))
         outputs.update(base64=base64.b64encode(raw).decode(), hex=raw.hex())
     elif type_token == "random:index/randomPassword:RandomPassword":
@@ -204,7 +244,8 @@ class OfflineEngine(mocks.Mocks):
         with self._lock:
             self.resources.append(record)
             self.state[urn] = (fingerprint, outputs)
-        resource_id = f"{args.name}-id" if args.custom else None
+        # Azure ids are ARM paths that programs parse (e.g. the subscription for a role definition).
+        resource_id = (str(outputs.get("id") or f"{args.name}-id")) if args.custom else None
         return resource_id, outputs
 
 

@@ -1,6 +1,7 @@
 """The official Airflow Helm chart with the KubernetesExecutor, and the Secrets it reads by name."""
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as kubernetes
@@ -8,7 +9,7 @@ import pulumi_random as random
 import pulumi_tls as tls
 
 from airflow_on_k8s.config import AirflowConfig, SecretValue
-from airflow_on_k8s.helm_values import build_helm_values
+from airflow_on_k8s.helm_values import ImageSettings, build_helm_values
 from airflow_on_k8s.naming import (
     ADMIN_PASSWORD_KEY,
     ADMIN_USERNAME_KEY,
@@ -37,8 +38,11 @@ class AirflowReleaseArgs:
     airflow: AirflowConfig
     # The metadata DB's SQLAlchemy URI; kept secret end to end.
     metadata_connection: pulumi.Input[str]
+    image: ImageSettings
     # An existing deploy key; None generates an ED25519 key that lives in the Pulumi state.
     git_ssh_private_key: SecretValue | None = None
+    # Resources the release must wait for (the database, the pushed image) beyond its Secrets.
+    depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
 
 class AirflowRelease(pulumi.ComponentResource):
@@ -57,7 +61,7 @@ class AirflowRelease(pulumi.ComponentResource):
         airflow = args.airflow
         self.secret_names = secret_names(airflow.release_name)
         self.service_accounts = service_account_names(airflow.release_name).as_dict()
-        self.helm_values = build_helm_values(airflow, self.secret_names)
+        self.helm_values = build_helm_values(airflow, self.secret_names, args.image)
 
         namespace = kubernetes.core.v1.Namespace(
             f"{name}-namespace",
@@ -91,7 +95,7 @@ class AirflowRelease(pulumi.ComponentResource):
                 values=self.helm_values,
             ),
             # Values hold Secret names only, so the dependency has to be explicit.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=key_secrets),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*key_secrets, *args.depends_on]),
         )
         self.release_name = release.name.apply(lambda value: value or airflow.release_name)
 

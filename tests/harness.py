@@ -23,15 +23,36 @@ GITHUB_KNOWN_HOSTS = (
     "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 )
 METADATA_CONNECTION = "postgresql://airflow:s3cr3t-Passw0rd@db.example.com:5432/airflow?sslmode=require"
+KUBELET_OBJECT_ID = "3f2c8a1e-6b7d-4e0f-9a51-2d8c4b6e7f10"
+SUBNET_ID = ("/subscriptions/6c1f3d2a-8e4b-4b7c-9d0e-1a2b3c4d5e6f/resourceGroups/rg-net/providers/"
+             "Microsoft.Network/virtualNetworks/vnet/subnets/snet-postgres")
+DNS_ZONE_ID = ("/subscriptions/6c1f3d2a-8e4b-4b7c-9d0e-1a2b3c4d5e6f/resourceGroups/rg-net/providers/"
+               "Microsoft.Network/privateDnsZones/airflow.postgres.database.azure.com")
 
 
 def minimal_config(**overrides: str) -> dict[str, str]:
-    """The smallest valid raw config (short keys, Pulumi's string values)."""
+    """The smallest valid raw config (short keys, Pulumi's string values): an existing database
+    (so no network settings are needed in either environment) and an image built into ACR."""
     config = {
         "gitRepo": "git@github.com:example/dags.git",
         "gitKnownHosts": GITHUB_KNOWN_HOSTS,
+        "postgresMode": "existing",
+        "postgresExistingFqdn": "db.example.com",
         "metadataConnection": METADATA_CONNECTION,
+        "kubeletObjectId": KUBELET_OBJECT_ID,
     }
+    config.update(overrides)
+    return config
+
+
+def managed_config(network: str = "private", **overrides: str) -> dict[str, str]:
+    """Valid config with a managed Flexible Server on the given network."""
+    config = minimal_config(postgresMode="managed", postgresNetwork=network)
+    del config["postgresExistingFqdn"], config["metadataConnection"]
+    if network == "private":
+        config.update(postgresDelegatedSubnetId=SUBNET_ID, postgresPrivateDnsZoneId=DNS_ZONE_ID)
+    else:
+        config["postgresAllowedCidrs"] = '["203.0.113.10/32"]'
     config.update(overrides)
     return config
 

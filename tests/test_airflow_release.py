@@ -16,6 +16,7 @@ from airflow_on_k8s.naming import (
 )
 from airflow_on_k8s.offline import ProgramRun, UnknownInvokeError, run_program
 from airflow_on_k8s.plan import plan_document
+from airflow_on_k8s.helm_values import ImageSettings
 from components.airflow_release import AirflowRelease, AirflowReleaseArgs
 from tests.harness import (
     MINIMAL_SECRET_KEYS,
@@ -88,12 +89,18 @@ def test_every_resource_sits_under_the_explicit_kubernetes_provider(stack_run: P
             assert resource.provider.startswith(provider.urn), resource.name
 
 
+TOP_LEVEL_CUSTOM_TYPES = {"pulumi:providers:kubernetes", "azure-native:resources:ResourceGroup"}
+
+
 def test_components_parent_their_children(stack_run: ProgramRun) -> None:
-    component = stack_run.one("airflow-on-k8s:airflow:AirflowRelease")
-    assert not component.custom
+    components = {resource.urn: resource for resource in stack_run.resources if not resource.custom}
+    assert {resource.type for resource in components.values()} == {
+        "airflow-on-k8s:airflow:AirflowRelease", "airflow-on-k8s:database:ManagedPostgres",
+        "airflow-on-k8s:image:AirflowImage"}
     for resource in stack_run.resources:
-        if resource.type not in ("airflow-on-k8s:airflow:AirflowRelease", "pulumi:providers:kubernetes"):
-            assert resource.parent == component.urn, resource.name
+        if resource.custom and resource.type not in TOP_LEVEL_CUSTOM_TYPES:
+            assert resource.parent in components, resource.name
+            assert resource.name.startswith(components[resource.parent].name + "-"), resource.name
 
 
 def _secret_strings(run: ProgramRun) -> set[str]:
@@ -176,8 +183,9 @@ def test_component_runs_alone_under_the_harness() -> None:
     config = parse_stack_config(minimal_config(), stack="dev", secret_keys=MINIMAL_SECRET_KEYS)
 
     def build() -> None:
-        AirflowRelease("solo", AirflowReleaseArgs(airflow=config.airflow,
-                                                  metadata_connection=pulumi.Output.secret("x" * 20)))
+        AirflowRelease("solo", AirflowReleaseArgs(
+            airflow=config.airflow, metadata_connection=pulumi.Output.secret("x" * 20),
+            image=ImageSettings(repository="example.azurecr.io/airflow", tag="2.10.3-abc")))
 
     run = run_component(build)
     assert run.one(RELEASE_TYPE).name == "solo-release"

@@ -8,7 +8,8 @@ import yaml
 from airflow_on_k8s.config import CONFIG_KEYS, PROJECT, StackConfig, parse_stack_config
 from airflow_on_k8s.errors import ConfigError
 from airflow_on_k8s.offline import PROJECT_DIR, OfflineEngine, run_program
-from tests.harness import METADATA_CONNECTION, MINIMAL_SECRET_KEYS, minimal_config
+from airflow_on_k8s.config import ExistingImageConfig, ImageBuildConfig, ManagedPostgresConfig
+from tests.harness import METADATA_CONNECTION, MINIMAL_SECRET_KEYS, managed_config, minimal_config
 
 
 def parse(stack: str = "dev", secret_keys: frozenset[str] = MINIMAL_SECRET_KEYS,
@@ -20,7 +21,9 @@ def test_defaults_follow_the_seed_guide() -> None:
     airflow = parse("prod").airflow
     assert (airflow.namespace, airflow.release_name) == ("airflow", "airflow")
     assert (airflow.chart_version, airflow.airflow_version) == ("1.16.0", "2.10.3")
-    assert airflow.image.repository == "apache/airflow" and airflow.image.tag == "2.10.3"
+    existing = parse("prod", imageSource="existing").image
+    assert isinstance(existing, ExistingImageConfig)
+    assert (existing.image.repository, existing.image.tag) == ("apache/airflow", "2.10.3")
     resources = airflow.worker_resources
     assert (resources.requests.cpu, resources.requests.memory) == ("500m", "1Gi")
     assert (resources.limits.cpu, resources.limits.memory) == ("2", "4Gi")
@@ -55,6 +58,16 @@ def test_secret_values_never_show_in_repr() -> None:
     config = parse()
     assert METADATA_CONNECTION not in repr(config)
 
+
+# Keys whose value only counts in a mode other than the minimal config's.
+BAD_CONFIG_CONTEXT: dict[str, dict[str, str]] = {
+    "airflowImageTag": {"imageSource": "existing"},
+    "airflowImageRepository": {"imageSource": "existing"},
+}
+MANAGED_KEYS = {"postgresSkuTier", "postgresSkuName", "postgresBackupRetentionDays", "postgresHighAvailability",
+                "postgresStorageSizeGb", "postgresDelegatedSubnetId", "postgresPrivateDnsZoneId",
+                "postgresAllowedCidrs", "postgresAdminLogin", "postgresVersion", "postgresNetwork",
+                "postgresGeoRedundantBackup"}
 
 BAD_CONFIG = [
     # wrong type
@@ -103,13 +116,38 @@ BAD_CONFIG = [
     ("releaseName", "r" * 54, "at most 53 characters"),
     # unknown key (a typo must not be silently ignored)
     ("shedulerReplicas", "2", "a known key"),
+    # managed PostgreSQL
+    ("postgresSkuTier", "Premium", "one of Burstable, GeneralPurpose, MemoryOptimized"),
+    ("postgresSkuName", "Standard_B2s", "a SKU of the GeneralPurpose tier"),
+    ("postgresBackupRetentionDays", "5", "7 to 35 days"),
+    ("postgresBackupRetentionDays", "36", "7 to 35 days"),
+    ("postgresStorageSizeGb", "100", "one of 32, 64, 128"),
+    ("postgresDelegatedSubnetId", "", "required with postgresNetwork private"),
+    ("postgresDelegatedSubnetId", "/subscriptions/x/subnets/y", "delegated to Microsoft.DBforPostgreSQL"),
+    ("postgresPrivateDnsZoneId", "", "private DNS zone ending in .postgres.database.azure.com"),
+    ("postgresAllowedCidrs", '["10.0.0.0/8"]', "firewall rules apply only with postgresNetwork public"),
+    ("postgresAdminLogin", "admin", "not a reserved name"),
+    ("postgresVersion", "11", "one of 13, 14, 15, 16, 17"),
+    ("postgresGeoRedundantBackup", "yes", "one of Enabled, Disabled"),
+    ("postgresMode", "serverless", "one of managed, existing"),
+    # image and registry
+    ("imageSource", "docker-hub", "one of build, existing"),
+    ("registrySku", "Gold", "one of Basic, Standard, Premium"),
+    ("registryName", "my-registry", "5-50 letters and digits"),
+    ("kubeletObjectId", "", "object id (GUID) of the AKS kubelet identity"),
+    ("registryPullSecretName", "regcred", "empty with imageSource build"),
+    ("registryPushUsername", "not-a-guid", "client id (GUID)"),
+    ("azureLocation", "West Europe", "Azure region name"),
 ]
 
 
 @pytest.mark.parametrize(("key", "value", "allowed"), BAD_CONFIG)
 def test_bad_value_gives_one_line_naming_key_value_and_allowed(key: str, value: str, allowed: str) -> None:
+    base = managed_config("private", stack="prod") if key in MANAGED_KEYS else minimal_config()
+    base.pop("stack", None)
+    config = {**base, **BAD_CONFIG_CONTEXT.get(key, {}), key: value}
     with pytest.raises(ConfigError) as caught:
-        parse_stack_config(minimal_config(**{key: value}), stack="dev", secret_keys=MINIMAL_SECRET_KEYS)
+        parse_stack_config(config, stack="prod", secret_keys=MINIMAL_SECRET_KEYS)
     message = str(caught.value)
     assert "\n" not in message
     assert f"{PROJECT}:{key}" in message
@@ -188,3 +226,60 @@ def test_readme_documents_every_key() -> None:
     readme = (PROJECT_DIR / "README.md").read_text()
     for spec in CONFIG_KEYS:
         assert f"`{spec.name}`" in readme, spec.name
+
+
+
+def test_high_availability_on_burstable_is_refused() -> None:
+    config = managed_config("public", postgresSkuTier="Burstable", postgresSkuName="Standard_B1ms",
+                            postgresHighAvailability="ZoneRedundant")
+    with pytest.raises(ConfigError, match="postgresHighAvailability = 'ZoneRedundant' is invalid: Disabled on the "
+                                          "Burstable tier"):
+        parse_stack_config(config, stack="prod", secret_keys=frozenset())
+
+
+def test_public_network_needs_cidrs_and_refuses_open_ones() -> None:
+    with pytest.raises(ConfigError, match="at least one IPv4 CIDR"):
+        parse_stack_config(managed_config("public", postgresAllowedCidrs="[]"), stack="dev", secret_keys=frozenset())
+    with pytest.raises(ConfigError, match="'0.0.0.0/0'"):
+        parse_stack_config(managed_config("public", postgresAllowedCidrs='["0.0.0.0/0"]'), stack="dev",
+                           secret_keys=frozenset())
+    with pytest.raises(ConfigError, match="a list of strings"):
+        parse_stack_config(managed_config("public", postgresAllowedCidrs="203.0.113.1/32"), stack="dev",
+                           secret_keys=frozenset())
+
+
+@pytest.mark.parametrize(("stack", "expected"), [
+    ("dev", ("Standard_B1ms", "Burstable", 32, 7, False, "Disabled", "registry Basic")),
+    ("prod", ("Standard_D2ds_v5", "GeneralPurpose", 128, 14, True, "ZoneRedundant", "registry Standard")),
+])
+def test_database_and_registry_defaults_per_environment(stack: str, expected: tuple[object, ...]) -> None:
+    network = "private" if stack == "prod" else "public"
+    config = managed_config(network)
+    del config["postgresNetwork"]  # the environment picks it
+    parsed = parse_stack_config(config, stack=stack, secret_keys=frozenset())
+    database, image = parsed.database, parsed.image
+    assert isinstance(database, ManagedPostgresConfig) and isinstance(image, ImageBuildConfig)
+    assert (database.sku_name, database.sku_tier, database.storage_size_gb, database.backup_retention_days,
+            database.geo_redundant_backup, database.high_availability, f"registry {image.registry_sku}") == expected
+    assert database.network == network
+    assert database.protect is (stack == "prod")
+    assert database.version == "16"
+
+
+def test_existing_database_needs_a_tls_connection_to_that_host() -> None:
+    with pytest.raises(ConfigError, match="metadataConnection = \\[secret\\]") as caught:
+        parse(metadataConnection="postgresql://a:b@db.example.com/airflow?sslmode=disable")
+    assert "sslmode=require" in str(caught.value)
+    with pytest.raises(ConfigError, match="for host db.example.com"):
+        parse(metadataConnection="postgresql://a:b@other.example.com/airflow?sslmode=require")
+
+
+def test_connection_in_managed_mode_is_refused() -> None:
+    config = managed_config("private", metadataConnection=METADATA_CONNECTION)
+    with pytest.raises(ConfigError, match="empty with postgresMode managed"):
+        parse_stack_config(config, stack="prod", secret_keys=MINIMAL_SECRET_KEYS)
+
+
+def test_push_credentials_come_in_pairs() -> None:
+    with pytest.raises(ConfigError, match="registryPushPassword"):
+        parse(registryPushUsername="0b9f0f35-3c38-4a8e-9d57-7f5b8f6f2a11")

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from airflow_on_k8s.config import CONFIG_KEYS, StackConfig, parse_stack_config
 from airflow_on_k8s.errors import ConfigError
-from tests.harness import MINIMAL_SECRET_KEYS, minimal_config
+from tests.harness import MINIMAL_SECRET_KEYS, managed_config, minimal_config
 
 KEY_NAMES = [spec.name for spec in CONFIG_KEYS]
 INTEGER_KEYS = [spec.name for spec in CONFIG_KEYS if spec.type == "integer"]
@@ -66,7 +66,8 @@ bad_values = st.one_of(
 def test_generated_bad_values_always_end_in_config_error(bad: tuple[str, str], stack: str) -> None:
     key, value = bad
     try:
-        parse_stack_config(minimal_config(**{key: value}), stack=stack, secret_keys=MINIMAL_SECRET_KEYS)
+        base = managed_config("public") if key.startswith("postgres") else minimal_config(imageSource="existing")
+        parse_stack_config({**base, key: value}, stack=stack, secret_keys=MINIMAL_SECRET_KEYS)
     except ConfigError as error:
         assert error.key == f"airflow-on-k8s:{key}"
     else:

@@ -9,10 +9,13 @@ import pytest
 import yaml
 
 from airflow_on_k8s.config import parse_stack_config
-from airflow_on_k8s.helm_values import build_helm_values
+from airflow_on_k8s.helm_values import ImageSettings, build_helm_values
 from airflow_on_k8s.naming import secret_names
 from airflow_on_k8s.offline import ProgramRun
-from tests.harness import MINIMAL_SECRET_KEYS, chart_file, helm_values, minimal_config
+from tests.harness import METADATA_CONNECTION, MINIMAL_SECRET_KEYS, chart_file, helm_values, minimal_config
+
+
+PLAIN_IMAGE = ImageSettings(repository="apache/airflow", tag="2.10.3-python3.11")
 
 
 def _chart_data(version: str, name: str) -> Any:
@@ -117,17 +120,32 @@ def test_replicas_and_worker_resources(stack: str, replicas: tuple[int, int, int
 def test_values_hold_only_secret_names() -> None:
     config = parse_stack_config(minimal_config(), stack="prod", secret_keys=MINIMAL_SECRET_KEYS)
     names = secret_names(config.airflow.release_name)
-    values = build_helm_values(config.airflow, names)
+    values = build_helm_values(config.airflow, names, PLAIN_IMAGE)
     assert values["data"] == {"metadataSecretName": names.metadata_connection}
     assert values["fernetKeySecretName"] == names.fernet_key
     assert values["webserverSecretKeySecretName"] == names.webserver_secret_key
-    assert config.metadata_connection.value not in json.dumps(values)
+    assert METADATA_CONNECTION not in json.dumps(values)
 
 
 def test_public_https_repo_needs_no_ssh_settings() -> None:
     config = parse_stack_config(
         minimal_config(gitAuth="none", gitRepo="https://github.com/example/dags.git", gitSubPath=""),
         stack="dev", secret_keys=MINIMAL_SECRET_KEYS)
-    values = build_helm_values(config.airflow, secret_names("airflow"))
+    values = build_helm_values(config.airflow, secret_names("airflow"), PLAIN_IMAGE)
     assert "sshKeySecret" not in values["dags"]["gitSync"]
     assert values["config"]["core"]["dags_folder"] == "/opt/airflow/dags/repo"
+
+
+def test_registry_secret_only_for_a_registry_outside_azure() -> None:
+    config = parse_stack_config(minimal_config(), stack="dev", secret_keys=MINIMAL_SECRET_KEYS)
+    assert "registry" not in build_helm_values(config.airflow, secret_names("airflow"), PLAIN_IMAGE)
+    byo = ImageSettings(repository="registry.example.com/airflow", tag="2.10.3-1", pull_secret_name="regcred")
+    assert build_helm_values(config.airflow, secret_names("airflow"), byo)["registry"] == {"secretName": "regcred"}
+
+
+def test_release_pulls_the_built_image(stack_run: ProgramRun) -> None:
+    image = helm_values(stack_run)["images"]["airflow"]
+    assert image["repository"] == stack_run.outputs["imageRepository"]
+    assert image["repository"].endswith(".azurecr.io/airflow")
+    assert image["tag"] == stack_run.outputs["imageTag"]
+    assert "registry" not in helm_values(stack_run)

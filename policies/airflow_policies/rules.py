@@ -3,6 +3,7 @@ one message per violation. Adding a rule is adding one `Rule(...)` to `RULES`.
 """
 
 from collections.abc import Callable, Iterator, Mapping
+from fnmatch import fnmatchcase
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,8 +83,9 @@ def _image_registry_allowed(resource_type: str, props: Mapping[str, Any],
     if not allowed:
         return
     for image in _images(resource_type, props):
-        if image.repository and registry_of(image.repository) not in allowed:
-            yield (f"{image.where} pulls from {registry_of(image.repository)}, which is not in "
+        registry = registry_of(image.repository) if image.repository else ""
+        if registry and not any(fnmatchcase(registry, pattern) for pattern in allowed):
+            yield (f"{image.where} pulls from {registry}, which is not in "
                    f"allowedRegistries {allowed}. Mirror the image into an allowed registry or add "
                    "the registry to the pack config.")
 
@@ -172,8 +174,9 @@ RULES: tuple[Rule, ...] = (
          "Mirror the image into an allowed registry or extend allowedRegistries.",
          _image_registry_allowed,
          level=EnforcementLevel.ADVISORY,
-         config_schema={"allowedRegistries": {"type": "array", "items": {"type": "string"},
-                                              "default": []}}),
+         config_schema={"allowedRegistries": {
+             "type": "array", "items": {"type": "string"}, "default": [],
+             "description": "Registry hosts; shell patterns such as *.azurecr.io match."}}),
     Rule("airflow-kubernetes-executor",
          "Airflow runs every task in its own pod: the executor is KubernetesExecutor.",
          "Set values.executor: KubernetesExecutor.",
