@@ -9,6 +9,7 @@ any invoke it does not know.
 
 import asyncio
 import base64
+import copy
 import hashlib
 import json
 import os
@@ -138,7 +139,7 @@ def _azure_outputs(type_token: str, name: str, inputs: dict[str, Any]) -> dict[s
 
 def _simulated_outputs(type_token: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """Outputs a provider would compute, for the types this program creates."""
-    outputs = dict(inputs)
+    outputs = copy.deepcopy(inputs)
     if type_token.startswith("azure-native:"):
         outputs.update(_azure_outputs(type_token, name, inputs))
     elif type_token == "docker-build:index:Image":

@@ -151,9 +151,10 @@ def analyze(run: ProgramRun, pack_config: Mapping[str, Any] | None = None) -> li
         if provider is not None:
             request.provider.CopyFrom(provider)
         violations += _violations(servicer.Analyze(request, None))
+        # The CLI hands stack policies each resource's resulting state, not just its inputs.
         stack_resource = stack_request.resources.add(
             type=resource.type, name=resource.name, urn=resource.urn, parent=resource.parent,
-            properties=_struct(resource.inputs), options=_options(resource),
+            properties=_struct(resource.outputs), options=_options(resource),
             dependencies=resource.dependencies)
         if provider is not None:
             stack_resource.provider.CopyFrom(provider)

@@ -7,6 +7,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from airflow_on_k8s.config import parse_stack_config
+from airflow_on_k8s.helm_values import ImageSettings
 from airflow_on_k8s.naming import (
     FERNET_KEY_KEY,
     GIT_SSH_KEY_KEY,
@@ -16,7 +17,6 @@ from airflow_on_k8s.naming import (
 )
 from airflow_on_k8s.offline import ProgramRun, UnknownInvokeError, run_program
 from airflow_on_k8s.plan import plan_document
-from airflow_on_k8s.helm_values import ImageSettings
 from components.airflow_release import AirflowRelease, AirflowReleaseArgs
 from tests.harness import (
     MINIMAL_SECRET_KEYS,

@@ -5,10 +5,17 @@ import re
 import pytest
 import yaml
 
-from airflow_on_k8s.config import CONFIG_KEYS, PROJECT, StackConfig, parse_stack_config
+from airflow_on_k8s.config import (
+    CONFIG_KEYS,
+    PROJECT,
+    ExistingImageConfig,
+    ImageBuildConfig,
+    ManagedPostgresConfig,
+    StackConfig,
+    parse_stack_config,
+)
 from airflow_on_k8s.errors import ConfigError
 from airflow_on_k8s.offline import PROJECT_DIR, OfflineEngine, run_program
-from airflow_on_k8s.config import ExistingImageConfig, ImageBuildConfig, ManagedPostgresConfig
 from tests.harness import METADATA_CONNECTION, MINIMAL_SECRET_KEYS, managed_config, minimal_config
 
 
@@ -240,7 +247,7 @@ def test_high_availability_on_burstable_is_refused() -> None:
 def test_public_network_needs_cidrs_and_refuses_open_ones() -> None:
     with pytest.raises(ConfigError, match="at least one IPv4 CIDR"):
         parse_stack_config(managed_config("public", postgresAllowedCidrs="[]"), stack="dev", secret_keys=frozenset())
-    with pytest.raises(ConfigError, match="'0.0.0.0/0'"):
+    with pytest.raises(ConfigError, match=r"'0\.0\.0\.0/0'"):
         parse_stack_config(managed_config("public", postgresAllowedCidrs='["0.0.0.0/0"]'), stack="dev",
                            secret_keys=frozenset())
     with pytest.raises(ConfigError, match="a list of strings"):
@@ -270,7 +277,7 @@ def test_existing_database_needs_a_tls_connection_to_that_host() -> None:
     with pytest.raises(ConfigError, match="metadataConnection = \\[secret\\]") as caught:
         parse(metadataConnection="postgresql://a:b@db.example.com/airflow?sslmode=disable")
     assert "sslmode=require" in str(caught.value)
-    with pytest.raises(ConfigError, match="for host db.example.com"):
+    with pytest.raises(ConfigError, match=r"for host db\.example\.com"):
         parse(metadataConnection="postgresql://a:b@other.example.com/airflow?sslmode=require")
 
 

@@ -5,12 +5,13 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_on_k8s.config import CONFIG_KEYS, StackConfig, parse_stack_config
+from airflow_on_k8s.config import CONFIG_KEYS, POSTGRES_STORAGE_SIZES, StackConfig, parse_stack_config
 from airflow_on_k8s.errors import ConfigError
 from tests.harness import MINIMAL_SECRET_KEYS, managed_config, minimal_config
 
 KEY_NAMES = [spec.name for spec in CONFIG_KEYS]
-INTEGER_KEYS = [spec.name for spec in CONFIG_KEYS if spec.type == "integer"]
+# Storage only takes listed sizes, some above 10000; it gets its own strategy below.
+INTEGER_KEYS = [spec.name for spec in CONFIG_KEYS if spec.type == "integer" and spec.name != "postgresStorageSizeGb"]
 
 config_text = st.one_of(
     st.text(max_size=40),
@@ -42,6 +43,8 @@ def test_any_config_ends_in_stack_config_or_config_error(
 
 
 bad_values = st.one_of(
+    st.tuples(st.just("postgresStorageSizeGb"),
+              st.integers(min_value=1, max_value=40_000).filter(lambda n: n not in POSTGRES_STORAGE_SIZES).map(str)),
     st.tuples(st.sampled_from(INTEGER_KEYS),
               st.one_of(st.integers(min_value=10_001).map(str),
                         st.integers(max_value=-1).map(str),

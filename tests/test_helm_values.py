@@ -14,7 +14,6 @@ from airflow_on_k8s.naming import secret_names
 from airflow_on_k8s.offline import ProgramRun
 from tests.harness import METADATA_CONNECTION, MINIMAL_SECRET_KEYS, chart_file, helm_values, minimal_config
 
-
 PLAIN_IMAGE = ImageSettings(repository="apache/airflow", tag="2.10.3-python3.11")
 
 

@@ -109,6 +109,14 @@ FAILING_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("airflow-hooks-off-with-wait", RELEASE_TYPE, airflow_release(with_values(migrateDatabaseJob=None))),
     ("airflow-hooks-off-with-wait", RELEASE_TYPE,
      airflow_release(with_values(createUserJob__useHelmHooks=True))),
+    ("postgres-prod-resilience", "azure-native:dbforpostgresql:Server",
+     {"backup": {"backupRetentionDays": 7}, "highAvailability": {"mode": "SameZone"},
+      "network": {"publicNetworkAccess": "Disabled", "delegatedSubnetResourceId": "/sub/x"}}),
+    ("postgres-prod-resilience", "azure-native:dbforpostgresql:Server",
+     {"backup": {"backupRetentionDays": 7}, "highAvailability": {"mode": "ZoneRedundant"},
+      "network": {"publicNetworkAccess": "Enabled"}}),
+    ("acr-admin-user-disabled", "azure-native:containerregistry:Registry", {"adminUserEnabled": True}),
+    ("acr-no-anonymous-pull", "azure-native:containerregistry:Registry", {"anonymousPullEnabled": True}),
 ]
 
 
@@ -139,6 +147,11 @@ PASSING_CASES: list[tuple[str, str, dict[str, Any]]] = [
                                  dags={"gitSync": {"sshKeySecret": "git-key", "credentialsSecret": "cred"}}))),
     ("airflow-hooks-off-with-wait", RELEASE_TYPE,
      airflow_release(with_values(migrateDatabaseJob=None, createUserJob=None), atomic=False, skipAwait=True)),
+    ("postgres-prod-resilience", "azure-native:dbforpostgresql:Server",
+     {"backup": {"backupRetentionDays": 7}, "highAvailability": {"mode": "ZoneRedundant"},
+      "network": {"publicNetworkAccess": "Disabled", "delegatedSubnetResourceId": "/sub/x"}}),
+    ("acr-admin-user-disabled", "azure-native:containerregistry:Registry", {"adminUserEnabled": False}),
+    ("acr-no-anonymous-pull", "azure-native:containerregistry:Registry", {"anonymousPullEnabled": False}),
 ]
 
 
@@ -150,7 +163,47 @@ def test_rule_passes_a_compliant_resource(rule: str, resource_type: str, inputs:
 
 
 def test_every_rule_has_a_failing_case() -> None:
-    assert {rule.name for rule in RULES} - {case[0] for case in FAILING_CASES} == {"image-registry-allowed"}
+    assert {rule.name for rule in RULES} - {case[0] for case in FAILING_CASES} == {
+        "image-registry-allowed", "postgres-tls-required"}  # the stack rule has its own cases below
+
+
+POSTGRES_SERVER_PROPS = {"name": "pg1", "backup": {"backupRetentionDays": 14},
+                         "highAvailability": {"mode": "ZoneRedundant"},
+                         "network": {"publicNetworkAccess": "Disabled", "delegatedSubnetResourceId": "/sub/x"}}
+
+
+def stack_of(*resources: tuple[str, str, dict[str, Any], list[str]]) -> ProgramRun:
+    """A run of several resources: (type, name, props, dependency names)."""
+    urn = "urn:pulumi:prod::airflow-on-k8s::{}::{}".format
+    recorded = [RecordedResource(type=kind, name=name, urn=urn(kind, name), parent="", custom=True,
+                                 inputs=props, outputs=props, dependencies=[urn(k, n) for k, n, _, _ in resources
+                                                                            if n in dependencies],
+                                 property_dependencies={}, protect=False, provider="", options={})
+                for kind, name, props, dependencies in resources]
+    return ProgramRun(stack="prod", resources=recorded, outputs={}, invokes=[], state={})
+
+
+TLS_ON = ("azure-native:dbforpostgresql:Configuration", "tls",
+          {"configurationName": "require_secure_transport", "value": "on", "serverName": "pg1"}, ["pg"])
+
+
+def test_tls_rule_passes_an_enforced_server_and_secure_uris() -> None:
+    run = stack_of(("azure-native:dbforpostgresql:Server", "pg", POSTGRES_SERVER_PROPS, []), TLS_ON,
+                   ("kubernetes:core/v1:Secret", "conn",
+                    {"stringData": {"connection": "postgresql://u:p@h/airflow?sslmode=verify-full"}}, []))
+    assert not found(analyze(run), "postgres-tls-required")
+
+
+@pytest.mark.parametrize("bad", [
+    ("azure-native:dbforpostgresql:Configuration", "tls",
+     {"configurationName": "require_secure_transport", "value": "OFF", "serverName": "pg1"}, ["pg"]),
+    ("kubernetes:core/v1:Secret", "conn", {"data": {"connection": "cG9zdGdyZXNxbDovL3U6cEBoL2FpcmZsb3c="}}, []),
+    (RELEASE_TYPE, "release", airflow_release(with_values(data={"metadataConnection": {"host": "h"}})), []),
+], ids=["transport-off", "uri-without-sslmode-in-data", "chart-connection-sslmode-default"])
+def test_tls_rule_reports(bad: tuple[str, str, dict[str, Any], list[str]]) -> None:
+    run = stack_of(("azure-native:dbforpostgresql:Server", "pg", POSTGRES_SERVER_PROPS, []), TLS_ON, bad)
+    caught = found(analyze(run), "postgres-tls-required")
+    assert [violation.urn for violation in caught] == [run.resources[2].urn]
 
 
 def test_messages_name_the_value_to_change() -> None:
@@ -213,35 +266,73 @@ def _set_prop(key: str, value: Any) -> Mutation:
     return lambda props: props.__setitem__(key, value)
 
 
-MUTATIONS: list[tuple[str, Mutation]] = [
-    ("airflow-no-bundled-postgres", _set_values("postgresql.enabled", True)),
-    ("helm-chart-version-pinned", _set_prop("version", "~1.16")),
-    ("image-tags-pinned", _set_values("images.airflow.tag", "latest")),
-    ("airflow-kubernetes-executor", _set_values("executor", "CeleryExecutor")),
-    ("airflow-keys-pre-created", _delete_value("fernetKeySecretName")),
-    ("no-plaintext-secrets-in-values", _set_values("data", {"metadataConnection": {"user": "a", "pass": "pw"}})),
-    ("helm-release-atomic", _set_prop("atomic", False)),
-    ("airflow-hooks-off-with-wait", _set_values("migrateDatabaseJob.useHelmHooks", True)),
+SERVER_TYPE = "azure-native:dbforpostgresql:Server"
+REGISTRY_TYPE = "azure-native:containerregistry:Registry"
+TLS_CONFIGURATION = ("azure-native:dbforpostgresql:Configuration", "metadata-db-require-secure-transport")
+METADATA_SECRET = ("kubernetes:core/v1:Secret", "airflow-metadata-connection")
+RELEASE = (RELEASE_TYPE, None)
+
+# (rule, (resource type, name), mutation): one bad change to the real prod stack per line.
+MUTATIONS: list[tuple[str, tuple[str, str | None], Mutation]] = [
+    ("airflow-no-bundled-postgres", RELEASE, _set_values("postgresql.enabled", True)),
+    ("helm-chart-version-pinned", RELEASE, _set_prop("version", "~1.16")),
+    ("image-tags-pinned", RELEASE, _set_values("images.airflow.tag", "latest")),
+    ("airflow-kubernetes-executor", RELEASE, _set_values("executor", "CeleryExecutor")),
+    ("airflow-keys-pre-created", RELEASE, _delete_value("fernetKeySecretName")),
+    ("no-plaintext-secrets-in-values", RELEASE,
+     _set_values("data", {"metadataConnection": {"user": "a", "pass": "pw"}})),
+    ("helm-release-atomic", RELEASE, _set_prop("atomic", False)),
+    ("airflow-hooks-off-with-wait", RELEASE, _set_values("migrateDatabaseJob.useHelmHooks", True)),
+    ("postgres-tls-required", TLS_CONFIGURATION, _set_prop("value", "off")),
+    ("postgres-tls-required", METADATA_SECRET,
+     _set_prop("stringData", {"connection": "postgresql://u:p@db.example.com:5432/airflow"})),
+    ("postgres-prod-resilience", (SERVER_TYPE, None), _set_prop("backup", {"backupRetentionDays": 3})),
+    ("postgres-prod-resilience", (SERVER_TYPE, None), _set_prop("highAvailability", {"mode": "Disabled"})),
+    ("postgres-prod-resilience", (SERVER_TYPE, None), _set_prop("network", {"publicNetworkAccess": "Enabled"})),
+    ("acr-admin-user-disabled", (REGISTRY_TYPE, None), _set_prop("adminUserEnabled", True)),
+    ("acr-no-anonymous-pull", (REGISTRY_TYPE, None), _set_prop("anonymousPullEnabled", True)),
 ]
 
 
-def mutated(run: ProgramRun, mutation: Mutation) -> ProgramRun:
+def target(run: ProgramRun, where: tuple[str, str | None]) -> RecordedResource:
+    return run.one(where[0], where[1])
+
+
+def mutated(run: ProgramRun, mutation: Mutation, where: tuple[str, str | None] = RELEASE) -> ProgramRun:
+    """The run with one resource changed, in its inputs and in the state the engine would keep."""
     copied = copy.deepcopy(run)
-    mutation(copied.one(RELEASE_TYPE).inputs)
+    resource = target(copied, where)
+    mutation(resource.inputs)
+    mutation(resource.outputs)
     return copied
 
 
-@pytest.mark.parametrize(("rule", "mutation"), MUTATIONS, ids=[rule for rule, _ in MUTATIONS])
-def test_prod_mutation_is_caught_by_its_rule_as_mandatory(rule: str, mutation: Mutation,
-                                                          prod_run: ProgramRun) -> None:
-    violations = analyze(mutated(prod_run, mutation), stack_pack_config("prod"))
+@pytest.mark.parametrize(("rule", "where", "mutation"), MUTATIONS,
+                         ids=[f"{rule}-{index}" for index, (rule, _, _) in enumerate(MUTATIONS)])
+def test_prod_mutation_is_caught_by_its_rule_as_mandatory(rule: str, where: tuple[str, str | None],
+                                                          mutation: Mutation, prod_run: ProgramRun) -> None:
+    assert not found(analyze(prod_run, stack_pack_config("prod")), rule)
+    violations = analyze(mutated(prod_run, mutation, where), stack_pack_config("prod"))
     caught = found(violations, rule)
     assert caught and {violation.level for violation in caught} == {"mandatory"}
-    assert caught[0].urn == prod_run.one(RELEASE_TYPE).urn
+    assert caught[0].urn == target(prod_run, where).urn
 
 
 def test_every_rule_has_a_mutation() -> None:
-    assert {rule.name for rule in RULES} - {rule for rule, _ in MUTATIONS} == {"image-registry-allowed"}
+    assert {rule.name for rule in RULES} - {rule for rule, _, _ in MUTATIONS} == {"image-registry-allowed"}
+
+
+def test_resilience_is_advisory_in_dev(dev_run: ProgramRun) -> None:
+    levels = {violation.level for violation in found(analyze(dev_run, stack_pack_config("dev")),
+                                                     "postgres-prod-resilience")}
+    assert levels == {"advisory"}
+
+
+def test_server_without_tls_configuration_is_caught(prod_run: ProgramRun) -> None:
+    copied = copy.deepcopy(prod_run)
+    copied.resources = [r for r in copied.resources if r.type != TLS_CONFIGURATION[0]]
+    caught = found(analyze(copied, stack_pack_config("prod")), "postgres-tls-required")
+    assert [violation.urn for violation in caught] == [prod_run.one(SERVER_TYPE).urn]
 
 
 def test_atomic_off_is_advisory_in_dev(dev_run: ProgramRun) -> None:

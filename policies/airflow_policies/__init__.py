@@ -9,8 +9,11 @@ from pulumi_policy import (
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 
+from .azure import StackResource
 from .rules import RULES, Rule
 
 PACK_NAME = "airflow-on-k8s"
@@ -19,10 +22,36 @@ PACK_ENFORCEMENT_LEVEL = EnforcementLevel.MANDATORY
 __all__ = ["PACK_ENFORCEMENT_LEVEL", "PACK_NAME", "RULES", "Rule", "build_policies"]
 
 
-def _as_policy(rule: Rule) -> ResourceValidationPolicy:
+def _as_stack_policy(rule: Rule) -> StackValidationPolicy:
+    stack_check = rule.stack_check
+    assert stack_check is not None
+
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        resources = [StackResource(type=resource.resource_type, urn=resource.urn, props=resource.props,
+                                   dependencies=frozenset(dependency.urn for dependency in resource.dependencies))
+                     for resource in args.resources]
+        for urn, message in stack_check(resources, args.get_config() or {}):
+            report_violation(message, urn)
+
+    return StackValidationPolicy(
+        name=rule.name,
+        description=rule.description,
+        validate=validate,
+        enforcement_level=rule.level,
+        config_schema=rule.schema(),
+        remediation_steps=rule.remediation,
+    )
+
+
+def _as_policy(rule: Rule) -> Policy:
+    if rule.stack_check is not None:
+        return _as_stack_policy(rule)
+    check = rule.check
+    assert check is not None
+
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         config: Mapping[str, Any] = args.get_config() or {}
-        for message in rule.check(args.resource_type, args.props, config):
+        for message in check(args.resource_type, args.props, config):
             report_violation(message, args.urn)
 
     return ResourceValidationPolicy(

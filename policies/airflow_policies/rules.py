@@ -2,13 +2,14 @@
 one message per violation. Adding a rule is adding one `Rule(...)` to `RULES`.
 """
 
-from collections.abc import Callable, Iterator, Mapping
-from fnmatch import fnmatchcase
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema
 
+from .azure import StackResource, registry_flag_findings, resilience_findings, tls_findings
 from .resources import (
     EXACT_VERSION,
     HELM_RELEASE_V3,
@@ -24,6 +25,8 @@ from .resources import (
 )
 
 Check = Callable[[str, Mapping[str, Any], Mapping[str, Any]], Iterator[str]]
+# (every resource of the stack, policy config) -> (urn, message) per violation
+StackCheck = Callable[[Sequence[StackResource], Mapping[str, Any]], Iterator[tuple[str, str]]]
 MIN_RELEASE_TIMEOUT_SECONDS = 600
 
 
@@ -32,7 +35,8 @@ class Rule:
     name: str
     description: str
     remediation: str
-    check: Check  # (resource type, properties, policy config) -> violation messages
+    check: Check | None = None  # per resource: (type, properties, policy config) -> messages
+    stack_check: StackCheck | None = None  # over the whole stack, for rules that relate resources
     level: EnforcementLevel = EnforcementLevel.MANDATORY
     config_schema: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -159,20 +163,20 @@ RULES: tuple[Rule, ...] = (
     Rule("airflow-no-bundled-postgres",
          "The Airflow chart must not install its bundled PostgreSQL; the metadata DB is managed.",
          "Set values.postgresql.enabled: false and values.data.metadataSecretName.",
-         _no_bundled_postgres),
+         check=_no_bundled_postgres),
     Rule("helm-chart-version-pinned",
          "Helm charts are installed at an exact X.Y.Z version from an explicit repository.",
          "Set version to an exact release (e.g. 1.16.0) and repository_opts.repo.",
-         _chart_version_pinned),
+         check=_chart_version_pinned),
     Rule("image-tags-pinned",
          "Images are pinned: a full version tag or a sha256 digest, never latest or a moving tag.",
          "Set the image tag to an immutable version such as 2.10.3-python3.11, or pin a digest.",
-         _image_tags_pinned,
+         check=_image_tags_pinned,
          config_schema={"mutableTags": {"type": "array", "items": {"type": "string"}, "default": []}}),
     Rule("image-registry-allowed",
          "Images come only from the registries the platform trusts (pack config allowedRegistries).",
          "Mirror the image into an allowed registry or extend allowedRegistries.",
-         _image_registry_allowed,
+         check=_image_registry_allowed,
          level=EnforcementLevel.ADVISORY,
          config_schema={"allowedRegistries": {
              "type": "array", "items": {"type": "string"}, "default": [],
@@ -180,22 +184,43 @@ RULES: tuple[Rule, ...] = (
     Rule("airflow-kubernetes-executor",
          "Airflow runs every task in its own pod: the executor is KubernetesExecutor.",
          "Set values.executor: KubernetesExecutor.",
-         _kubernetes_executor),
+         check=_kubernetes_executor),
     Rule("airflow-keys-pre-created",
          "Airflow's keys and DB connection come from Secrets the program creates, so upgrades keep them.",
          "Set fernetKeySecretName, data.metadataSecretName and webserverSecretKeySecretName "
          "(Airflow 3: apiSecretKeySecretName and jwtSecretName).",
-         _keys_pre_created),
+         check=_keys_pre_created),
     Rule("no-plaintext-secrets-in-values",
          "Helm values hold no literal password, token, key or credentialed URI; only Secret names.",
          "Put the value in a Kubernetes Secret and reference it by name.",
-         _no_plaintext_secrets),
+         check=_no_plaintext_secrets),
     Rule("helm-release-atomic",
          "Helm releases are atomic with a timeout of at least 600 s, so a failed upgrade rolls back.",
          "Set atomic=True and timeout=600 on the Release.",
-         _release_atomic),
+         check=_release_atomic),
     Rule("airflow-hooks-off-with-wait",
          "A waiting Airflow release runs its migrate and create-user jobs without Helm hooks.",
          "Set useHelmHooks: false and applyCustomEnv: false on migrateDatabaseJob and createUserJob.",
-         _hooks_off_with_wait),
+         check=_hooks_off_with_wait),
+    Rule("postgres-tls-required",
+         "Airflow reaches PostgreSQL over TLS only: servers enforce require_secure_transport and every "
+         "Airflow connection URI asks for sslmode=require or stricter.",
+         "Add the require_secure_transport = on Configuration and ?sslmode=require to the connection.",
+         stack_check=lambda resources, _: tls_findings(resources)),
+    Rule("postgres-prod-resilience",
+         "The metadata database survives a zone outage and keeps a week of backups: zone-redundant HA, "
+         "backup retention of at least 7 days, no public network access (advisory in dev).",
+         "Set postgresHighAvailability ZoneRedundant, postgresBackupRetentionDays >= 7, postgresNetwork private.",
+         check=resilience_findings,
+         config_schema={"minBackupRetentionDays": {"type": "integer", "minimum": 7, "maximum": 35, "default": 7}}),
+    Rule("acr-admin-user-disabled",
+         "Container registries keep the shared admin user off; pushes and pulls use Entra identities.",
+         "Set admin_user_enabled=False on the Registry.",
+         check=lambda resource_type, props, _: registry_flag_findings(
+             resource_type, props, "adminUserEnabled", "Set admin_user_enabled=False on the Registry.")),
+    Rule("acr-no-anonymous-pull",
+         "Container registries never serve images to anonymous clients.",
+         "Set anonymous_pull_enabled=False on the Registry.",
+         check=lambda resource_type, props, _: registry_flag_findings(
+             resource_type, props, "anonymousPullEnabled", "Set anonymous_pull_enabled=False on the Registry.")),
 )
