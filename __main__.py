@@ -7,12 +7,15 @@ one line naming the key (see airflow_on_k8s/config.py and the README's config ta
 import pulumi
 import pulumi_azure_native.resources as azure_resources
 import pulumi_kubernetes as kubernetes
+import pulumi_vault as vault
 
 from airflow_on_k8s.config import ExistingImageConfig, ExistingPostgresConfig, load_stack_config
 from airflow_on_k8s.helm_values import ImageSettings
+from airflow_on_k8s.vault import secrets_config_section
 from components.airflow_image import AirflowImage, AirflowImageArgs
 from components.airflow_release import AirflowRelease, AirflowReleaseArgs
 from components.managed_postgres import ManagedPostgres, ManagedPostgresArgs
+from components.vault_integration import VaultIntegration, VaultIntegrationArgs
 
 config = load_stack_config()
 waits_for: list[pulumi.Resource] = []
@@ -71,9 +74,23 @@ airflow = AirflowRelease(
         image=image,
         git_ssh_private_key=config.airflow.git_sync.ssh_private_key,
         depends_on=waits_for,
+        extra_config={"secrets": secrets_config_section(config.vault)} if config.vault else {},
     ),
     opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider}),
 )
+
+if config.vault is not None:
+    # The token comes from VAULT_TOKEN in the environment, never from a committed file.
+    vault_provider = vault.Provider("vault", address=config.vault.address, namespace=config.vault.namespace)
+    vault_integration = VaultIntegration(
+        "vault",
+        VaultIntegrationArgs(settings=config.vault, namespace=airflow.namespace,
+                             service_accounts=airflow.service_accounts,
+                             release_name=config.airflow.release_name),
+        opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider, "vault": vault_provider}),
+    )
+    pulumi.export("vaultRole", vault_integration.role_name)
+    pulumi.export("vaultPolicy", vault_integration.policy_name)
 
 pulumi.export("environment", config.environment)
 pulumi.export("namespace", airflow.namespace)

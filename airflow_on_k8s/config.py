@@ -127,6 +127,25 @@ CONFIG_KEYS: tuple[KeySpec, ...] = (
             "Object id of the AKS kubelet identity that pulls images (imageSource build).", ""),
     KeySpec("registryPullSecretName", "string",
             "Existing image pull Secret for a registry outside Azure (imageSource existing only).", ""),
+    KeySpec("vaultAddress", "string",
+            "Vault URL (https://...). Empty: no Vault; connections then live in Airflow's database.", ""),
+    KeySpec("vaultNamespace", "string", "Vault Enterprise/HCP namespace. Empty: none.", ""),
+    KeySpec("vaultAuthPath", "string", "Path of the Kubernetes auth backend (no leading '/').", "kubernetes"),
+    KeySpec("vaultKubernetesHost", "string",
+            "API server URL Vault calls to review tokens (https://...; required with vaultAddress).", ""),
+    KeySpec("vaultRoleName", "string", "Vault role the Airflow pods log in with.", "airflow"),
+    KeySpec("vaultTokenTtl", "string", "Lifetime of Airflow's Vault tokens (duration, at most 24h).", "1h"),
+    KeySpec("vaultKvMount", "string", "KV v2 mount holding Airflow's connections and variables.", "airflow"),
+    KeySpec("vaultConnectionsPath", "string", "Folder of connections in the mount.", "connections"),
+    KeySpec("vaultVariablesPath", "string", "Folder of variables in the mount.", "variables"),
+    KeySpec("vaultCreateKvMount", "boolean", "Create the KV v2 mount (usually it exists).", False),
+    KeySpec("vaultBindWebserver", "boolean",
+            "Let the webserver's ServiceAccount log in too (to show connections in the UI).", False),
+    KeySpec("vaultSeedConnections", "string",
+            "JSON object conn_id -> connection URI to write to Vault (set with --secret).", "", secret=True),
+    KeySpec("vaultSeedVariables", "string",
+            "JSON object key -> value of Airflow variables to write to Vault (set with --secret).", "",
+            secret=True),
 )
 KEYS_BY_NAME: dict[str, KeySpec] = {spec.name: spec for spec in CONFIG_KEYS}
 
@@ -249,6 +268,23 @@ class ExistingImageConfig:
 
 
 @dataclass(frozen=True)
+class VaultConfig:
+    address: str
+    namespace: str | None
+    auth_path: str
+    kubernetes_host: str
+    role_name: str
+    token_ttl_seconds: int
+    kv_mount: str
+    connections_path: str
+    variables_path: str
+    create_kv_mount: bool
+    bind_webserver: bool
+    seed_connections: tuple[tuple[str, SecretValue], ...]
+    seed_variables: tuple[tuple[str, SecretValue], ...]
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     environment: Environment
@@ -257,6 +293,7 @@ class StackConfig:
     azure: AzureConfig
     database: ManagedPostgresConfig | ExistingPostgresConfig
     image: ImageBuildConfig | ExistingImageConfig
+    vault: VaultConfig | None
 
 
 @dataclass(frozen=True)
@@ -696,6 +733,85 @@ def _image_source(reader: _Reader, environment: Environment,
                             push_password=password, kubelet_object_id=kubelet)
 
 
+_VAULT_PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*")
+_VAULT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_DURATION_PART = re.compile(r"(\d+)(h|m|s)")
+MAX_VAULT_TOKEN_TTL_SECONDS = 24 * 3600
+
+
+def duration_seconds(text: str) -> int | None:
+    """Seconds in a Vault/Go duration such as 1h, 30m or 1h30m; None if it is not one."""
+    if not re.fullmatch(r"(\d+(h|m|s))+", text):
+        return None
+    units = {"h": 3600, "m": 60, "s": 1}
+    return sum(int(amount) * units[unit] for amount, unit in _DURATION_PART.findall(text))
+
+
+def _https_url(reader: _Reader, name: str, required_because: str) -> str:
+    value = reader.string(name).rstrip("/")
+    parts = urlsplit(value)
+    _check(parts.scheme == "https" and bool(parts.hostname) and parts.username is None, name, value,
+           f"an https:// URL without credentials ({required_because})")
+    return value
+
+
+def _vault_path(reader: _Reader, name: str) -> str:
+    value = reader.string(name)
+    _check(bool(_VAULT_PATH.fullmatch(value)), name, value,
+           "a Vault path such as airflow or team/airflow: no leading or trailing '/', no empty segments")
+    return value
+
+
+def _seeds(reader: _Reader, name: str) -> tuple[tuple[str, SecretValue], ...]:
+    secret = reader.secret(name)
+    if secret is None:
+        return ()
+    try:
+        entries = json.loads(secret.value)
+    except json.JSONDecodeError:
+        entries = None
+    _check(isinstance(entries, dict) and all(isinstance(value, str) for value in entries.values()), name,
+           "[secret]", 'a JSON object of strings, e.g. {"my_db": "postgresql://..."}', secret=True)
+    assert isinstance(entries, dict)
+    for key in entries:
+        _check(bool(_VAULT_NAME.fullmatch(key)), name, key, "ids of letters, digits, '_', '.' and '-'")
+    return tuple((key, SecretValue(value)) for key, value in sorted(entries.items()))
+
+
+def _vault(reader: _Reader) -> VaultConfig | None:
+    if not reader.string("vaultAddress"):
+        for name in ("vaultSeedConnections", "vaultSeedVariables"):
+            _check(reader.secret(name) is None, name, "[secret]", "empty without vaultAddress", secret=True)
+        return None
+    address = _https_url(reader, "vaultAddress", "Vault's API address")
+    ttl_text = reader.string("vaultTokenTtl")
+    ttl = duration_seconds(ttl_text)
+    _check(ttl is not None and 0 < ttl <= MAX_VAULT_TOKEN_TTL_SECONDS, "vaultTokenTtl", ttl_text,
+           "a duration such as 1h, 30m or 1h30m, above 0 and at most 24h")
+    assert ttl is not None
+    role = reader.string("vaultRoleName")
+    _check(bool(_VAULT_NAME.fullmatch(role)), "vaultRoleName", role,
+           "a non-empty role name of letters, digits, '_', '.' and '-'")
+    namespace = reader.string("vaultNamespace").strip("/")
+    _check(namespace == "" or bool(_VAULT_PATH.fullmatch(namespace)), "vaultNamespace", namespace,
+           "a Vault namespace path such as admin or admin/data-platform")
+    return VaultConfig(
+        address=address,
+        namespace=namespace or None,
+        auth_path=_vault_path(reader, "vaultAuthPath"),
+        kubernetes_host=_https_url(reader, "vaultKubernetesHost", "the API server Vault reviews tokens with"),
+        role_name=role,
+        token_ttl_seconds=ttl,
+        kv_mount=_vault_path(reader, "vaultKvMount"),
+        connections_path=_vault_path(reader, "vaultConnectionsPath"),
+        variables_path=_vault_path(reader, "vaultVariablesPath"),
+        create_kv_mount=reader.boolean("vaultCreateKvMount"),
+        bind_webserver=reader.boolean("vaultBindWebserver"),
+        seed_connections=_seeds(reader, "vaultSeedConnections"),
+        seed_variables=_seeds(reader, "vaultSeedVariables"),
+    )
+
+
 def _reject_unknown_keys(raw: Mapping[str, str]) -> None:
     for name in sorted(raw):
         if name not in KEYS_BY_NAME:
@@ -740,6 +856,7 @@ def parse_stack_config(raw: Mapping[str, str], *, stack: str, secret_keys: Set[s
         azure=_azure(reader),
         database=_database(reader, environment),
         image=_image_source(reader, environment, airflow_version),
+        vault=_vault(reader),
     )
 
 

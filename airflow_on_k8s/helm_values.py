@@ -61,11 +61,12 @@ def _git_sync_values(airflow: AirflowConfig, secret_names: SecretNames) -> dict[
     return values
 
 
-def build_helm_values(airflow: AirflowConfig, secret_names: SecretNames, image: ImageSettings) -> dict[str, Any]:
-    """The chart values for one stack."""
+def build_helm_values(airflow: AirflowConfig, secret_names: SecretNames, image: ImageSettings,
+                      extra_config: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    """The chart values for one stack; `extra_config` adds airflow.cfg sections (e.g. secrets)."""
     resources = airflow.worker_resources
     executor = airflow.executor
-    values = {
+    values: dict[str, Any] = {
         "executor": EXECUTOR,
         "airflowVersion": airflow.airflow_version,
         "images": {
@@ -116,4 +117,6 @@ def build_helm_values(airflow: AirflowConfig, secret_names: SecretNames, image: 
     }
     if image.pull_secret_name:
         values["registry"] = {"secretName": image.pull_secret_name}
+    for section, settings in (extra_config or {}).items():
+        values["config"].setdefault(section, {}).update(settings)
     return values

@@ -162,6 +162,12 @@ def _simulated_outputs(type_token: str, name: str, inputs: dict[str, Any]) -> di
         metadata.setdefault("name", f"{name}-offline")
         metadata.setdefault("uid", hashlib.sha1(name.encode()).hexdigest())
         outputs["metadata"] = metadata
+    if type_token == "kubernetes:core/v1:Secret" and inputs.get("type") == "kubernetes.io/service-account-token":
+        # The token controller fills these in after creation.
+        jwt = "eyJhbGciOiJSUzI1NiJ9.offline-service-account-token.signature"
+        ca = "-----BEGIN CERTIFICATE-----\nb2ZmbGluZS1jbHVzdGVyLWNh\n-----END CERTIFICATE-----\n"
+        outputs["data"] = {"token": base64.b64encode(jwt.encode()).decode(),
+                           "ca.crt": base64.b64encode(ca.encode()).decode()}
     if type_token == "kubernetes:helm.sh/v3:Release":
         outputs["status"] = {"name": _plain(inputs.get("name")), "status": "deployed",
                              "namespace": _plain(inputs.get("namespace")), "revision": 1}

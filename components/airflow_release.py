@@ -43,6 +43,8 @@ class AirflowReleaseArgs:
     git_ssh_private_key: SecretValue | None = None
     # Resources the release must wait for (the database, the pushed image) beyond its Secrets.
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    # Extra airflow.cfg sections, e.g. the Vault secrets backend.
+    extra_config: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 class AirflowRelease(pulumi.ComponentResource):
@@ -61,7 +63,7 @@ class AirflowRelease(pulumi.ComponentResource):
         airflow = args.airflow
         self.secret_names = secret_names(airflow.release_name)
         self.service_accounts = service_account_names(airflow.release_name).as_dict()
-        self.helm_values = build_helm_values(airflow, self.secret_names, args.image)
+        self.helm_values = build_helm_values(airflow, self.secret_names, args.image, args.extra_config)
 
         namespace = kubernetes.core.v1.Namespace(
             f"{name}-namespace",

@@ -68,7 +68,7 @@ def test_every_secret_name_in_values_has_a_secret_with_the_chart_key(stack_run: 
 
 def test_release_depends_on_every_secret_and_the_namespace(stack_run: ProgramRun) -> None:
     release = stack_run.one(RELEASE_TYPE)
-    secret_urns = {resource.urn for resource in stack_run.of_type(SECRET_TYPE)}
+    secret_urns = {resource.urn for resource in stack_run.of_type(SECRET_TYPE) if resource.parent == release.parent}
     assert secret_urns <= set(release.dependencies)
     namespace = stack_run.one("kubernetes:core/v1:Namespace")
     assert namespace.urn in release.dependencies
@@ -89,14 +89,15 @@ def test_every_resource_sits_under_the_explicit_kubernetes_provider(stack_run: P
             assert resource.provider.startswith(provider.urn), resource.name
 
 
-TOP_LEVEL_CUSTOM_TYPES = {"pulumi:providers:kubernetes", "azure-native:resources:ResourceGroup"}
+TOP_LEVEL_CUSTOM_TYPES = {"pulumi:providers:kubernetes", "pulumi:providers:vault",
+                          "azure-native:resources:ResourceGroup"}
 
 
 def test_components_parent_their_children(stack_run: ProgramRun) -> None:
     components = {resource.urn: resource for resource in stack_run.resources if not resource.custom}
     assert {resource.type for resource in components.values()} == {
         "airflow-on-k8s:airflow:AirflowRelease", "airflow-on-k8s:database:ManagedPostgres",
-        "airflow-on-k8s:image:AirflowImage"}
+        "airflow-on-k8s:image:AirflowImage", "airflow-on-k8s:vault:VaultIntegration"}
     for resource in stack_run.resources:
         if resource.custom and resource.type not in TOP_LEVEL_CUSTOM_TYPES:
             assert resource.parent in components, resource.name

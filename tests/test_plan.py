@@ -37,7 +37,8 @@ def test_plan_prints_tree_values_and_outputs_and_writes_json(stack: str, tmp_pat
     for resource in document["resources"]:
         assert set(resource) >= RESOURCE_KEYS
     secrets = [r for r in document["resources"] if r["type"] == "kubernetes:core/v1:Secret"]
-    assert secrets and all(r["inputs"]["stringData"] == "[secret]" for r in secrets)
+    assert secrets and all(r["inputs"].get("stringData", "[secret]") == "[secret]" for r in secrets)
+    assert any("stringData" in r["inputs"] for r in secrets)
     assert elapsed < 60
 
 
