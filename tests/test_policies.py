@@ -43,6 +43,13 @@ def airflow_release(values: dict[str, Any], **props: Any) -> dict[str, Any]:
             "atomic": True, "timeout": 600, "values": values, **props}
 
 
+VAULT_ROLE_TYPE = "vault:kubernetes/authBackendRole:AuthBackendRole"
+VAULT_POLICY_TYPE = "vault:index/policy:Policy"
+GOOD_VAULT_ROLE: dict[str, Any] = {
+    "roleName": "airflow", "boundServiceAccountNames": ["airflow-worker", "airflow-scheduler"],
+    "boundServiceAccountNamespaces": ["airflow"], "tokenTtl": 3600, "tokenMaxTtl": 3600,
+}
+
 GOOD_AIRFLOW_VALUES: dict[str, Any] = {
     "executor": "KubernetesExecutor",
     "airflowVersion": "2.10.3",
@@ -117,6 +124,16 @@ FAILING_CASES: list[tuple[str, str, dict[str, Any]]] = [
       "network": {"publicNetworkAccess": "Enabled"}}),
     ("acr-admin-user-disabled", "azure-native:containerregistry:Registry", {"adminUserEnabled": True}),
     ("acr-no-anonymous-pull", "azure-native:containerregistry:Registry", {"anonymousPullEnabled": True}),
+    ("vault-role-least-privilege", VAULT_ROLE_TYPE, {**GOOD_VAULT_ROLE, "boundServiceAccountNames": ["*"]}),
+    ("vault-role-least-privilege", VAULT_ROLE_TYPE, {**GOOD_VAULT_ROLE, "boundServiceAccountNamespaces": ["air*"]}),
+    ("vault-role-least-privilege", VAULT_ROLE_TYPE, {**GOOD_VAULT_ROLE, "tokenTtl": 86400}),
+    ("vault-role-least-privilege", VAULT_ROLE_TYPE, {**GOOD_VAULT_ROLE, "tokenTtl": 0}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": 'path "airflow/data/connections/*" {\n capabilities = ["read", "update"]\n}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": 'path "airflow/*" {\n  capabilities = ["read"]\n}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "etl", "policy": 'path "secret/data/airflow/+/x" {\n  capabilities = ["read"]\n}'}),
 ]
 
 
@@ -152,6 +169,12 @@ PASSING_CASES: list[tuple[str, str, dict[str, Any]]] = [
       "network": {"publicNetworkAccess": "Disabled", "delegatedSubnetResourceId": "/sub/x"}}),
     ("acr-admin-user-disabled", "azure-native:containerregistry:Registry", {"adminUserEnabled": False}),
     ("acr-no-anonymous-pull", "azure-native:containerregistry:Registry", {"anonymousPullEnabled": False}),
+    ("vault-role-least-privilege", VAULT_ROLE_TYPE, GOOD_VAULT_ROLE),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": 'path "airflow/data/connections/*" {\n  capabilities = ["read", "list"]\n}\n'
+                                        'path "airflow/data/variables/*" {\n  capabilities = ["read"]\n}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "ci-deployer", "policy": 'path "secret/data/ci/*" {\n  capabilities = ["create", "update"]\n}'}),
 ]
 
 
@@ -291,6 +314,10 @@ MUTATIONS: list[tuple[str, tuple[str, str | None], Mutation]] = [
     ("postgres-prod-resilience", (SERVER_TYPE, None), _set_prop("network", {"publicNetworkAccess": "Enabled"})),
     ("acr-admin-user-disabled", (REGISTRY_TYPE, None), _set_prop("adminUserEnabled", True)),
     ("acr-no-anonymous-pull", (REGISTRY_TYPE, None), _set_prop("anonymousPullEnabled", True)),
+    ("vault-role-least-privilege", (VAULT_ROLE_TYPE, None), _set_prop("boundServiceAccountNames", ["*"])),
+    ("vault-role-least-privilege", (VAULT_ROLE_TYPE, None), _set_prop("tokenTtl", 7200)),
+    ("vault-policy-read-only", (VAULT_POLICY_TYPE, None),
+     _set_prop("policy", 'path "airflow-prod/data/connections/*" {\n  capabilities = ["read", "delete"]\n}')),
 ]
 
 

@@ -23,6 +23,7 @@ from .resources import (
     registry_of,
     workload_images,
 )
+from .vault import policy_findings, role_findings
 
 Check = Callable[[str, Mapping[str, Any], Mapping[str, Any]], Iterator[str]]
 # (every resource of the stack, policy config) -> (urn, message) per violation
@@ -223,4 +224,17 @@ RULES: tuple[Rule, ...] = (
          "Set anonymous_pull_enabled=False on the Registry.",
          check=lambda resource_type, props, _: registry_flag_findings(
              resource_type, props, "anonymousPullEnabled", "Set anonymous_pull_enabled=False on the Registry.")),
+    Rule("vault-role-least-privilege",
+         "Vault Kubernetes auth roles bind exact ServiceAccounts in exact namespaces, with short-lived "
+         "tokens (config maxTokenTtlSeconds, default 1 h).",
+         "List the chart's ServiceAccounts and the Airflow namespace; set vaultTokenTtl to 1h or less.",
+         check=role_findings,
+         config_schema={"maxTokenTtlSeconds": {"type": "integer", "minimum": 60, "default": 3600}}),
+    Rule("vault-policy-read-only",
+         "Vault policies for Airflow grant read (or list) on the connections and variables folders only.",
+         "Set capabilities = [\"read\"] on <mount>/data/<connections path>/* and <mount>/data/<variables path>/*.",
+         check=policy_findings,
+         config_schema={"airflowMarkers": {"type": "array", "items": {"type": "string"}, "default": ["airflow"],
+                                           "description": "A policy whose name or paths contain one of "
+                                                          "these is an Airflow policy."}}),
 )
