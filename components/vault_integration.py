@@ -67,7 +67,7 @@ class VaultIntegration(pulumi.ComponentResource):
             type="kubernetes.io/service-account-token",
             opts=pulumi.ResourceOptions(parent=self, depends_on=[reviewer]))
 
-        reviewer_jwt: pulumi.Output[str] = token.data.apply(lambda data: _decoded(data, "token"))
+        reviewer_jwt: pulumi.Output[str] = pulumi.Output.secret(token.data.apply(lambda data: _decoded(data, "token")))
         auth = vault.AuthBackend(f"{name}-kubernetes-auth", type="kubernetes", path=settings.auth_path,
                                  description="Airflow pods log in with their ServiceAccount token.", opts=child)
         vault.kubernetes.AuthBackendConfig(
@@ -75,7 +75,7 @@ class VaultIntegration(pulumi.ComponentResource):
             backend=auth.path,
             kubernetes_host=settings.kubernetes_host,
             kubernetes_ca_cert=token.data.apply(lambda data: _decoded(data, "ca.crt")),
-            token_reviewer_jwt=pulumi.Output.secret(reviewer_jwt),
+            token_reviewer_jwt=reviewer_jwt,
             opts=child)
         policy = vault.Policy(f"{name}-read-policy", name=f"{settings.role_name}-read",
                               policy=read_only_policy(settings), opts=child)
