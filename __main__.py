@@ -4,15 +4,20 @@ Config is read and validated before any resource exists; a bad value stops the p
 one line naming the key (see airflow_on_k8s/config.py and the README's config table).
 """
 
+from typing import Any
+
 import pulumi
 import pulumi_azure_native.resources as azure_resources
 import pulumi_kubernetes as kubernetes
 import pulumi_vault as vault
 
 from airflow_on_k8s.config import ExistingImageConfig, ExistingPostgresConfig, load_stack_config
-from airflow_on_k8s.helm_values import ImageSettings
+from airflow_on_k8s.helm_values import ImageSettings, deep_merge
+from airflow_on_k8s.network import network_policy_specs
 from airflow_on_k8s.vault import secrets_config_section
 from components.airflow_image import AirflowImage, AirflowImageArgs
+from components.airflow_ingress import AirflowIngress, AirflowIngressArgs
+from components.airflow_network import AirflowNetwork, AirflowNetworkArgs
 from components.airflow_release import AirflowRelease, AirflowReleaseArgs
 from components.managed_postgres import ManagedPostgres, ManagedPostgresArgs
 from components.vault_integration import VaultIntegration, VaultIntegrationArgs
@@ -65,6 +70,29 @@ kubernetes_provider = kubernetes.Provider(
     # Namespaced objects without an explicit namespace land in Airflow's, never in `default`.
     namespace=config.airflow.namespace,
 )
+# The token comes from VAULT_TOKEN in the environment, never from a committed file.
+vault_provider = (vault.Provider("vault", address=config.vault.address, namespace=config.vault.namespace)
+                  if config.vault else None)
+
+overrides: dict[str, Any] = {"webserver": {"service": {"type": "ClusterIP"}}}
+if config.vault is not None:
+    overrides = deep_merge(overrides, {"config": {"secrets": secrets_config_section(config.vault)}})
+if config.ingress is not None:
+    overrides = deep_merge(overrides, {"config": {"webserver": {
+        "base_url": f"https://{config.ingress.host}",
+        # Behind the ingress controller: trust X-Forwarded-* so OAuth redirects use https.
+        "enable_proxy_fix": "True",
+    }}})
+
+sso_client_secret: pulumi.Output[str] | None = None
+if config.sso is not None:
+    if config.sso.client_secret is not None:
+        sso_client_secret = pulumi.Output.secret(config.sso.client_secret.value)
+    else:
+        assert config.vault is not None and config.sso.client_secret_vault_path is not None
+        stored = vault.kv.get_secret_v2_output(mount=config.vault.kv_mount, name=config.sso.client_secret_vault_path,
+                                               opts=pulumi.InvokeOutputOptions(provider=vault_provider))
+        sso_client_secret = pulumi.Output.secret(stored.data.apply(lambda data: str(data["client_secret"])))
 
 airflow = AirflowRelease(
     "airflow",
@@ -74,14 +102,14 @@ airflow = AirflowRelease(
         image=image,
         git_ssh_private_key=config.airflow.git_sync.ssh_private_key,
         depends_on=waits_for,
-        extra_config={"secrets": secrets_config_section(config.vault)} if config.vault else {},
+        value_overrides=overrides,
+        sso_client_secret=sso_client_secret,
+        sso_config=config.sso,
     ),
     opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider}),
 )
 
-if config.vault is not None:
-    # The token comes from VAULT_TOKEN in the environment, never from a committed file.
-    vault_provider = vault.Provider("vault", address=config.vault.address, namespace=config.vault.namespace)
+if config.vault is not None and vault_provider is not None:
     vault_integration = VaultIntegration(
         "vault",
         VaultIntegrationArgs(settings=config.vault, namespace=airflow.namespace,
@@ -91,6 +119,18 @@ if config.vault is not None:
     )
     pulumi.export("vaultRole", vault_integration.role_name)
     pulumi.export("vaultPolicy", vault_integration.policy_name)
+
+if config.ingress is not None:
+    ingress = AirflowIngress("ui", AirflowIngressArgs(settings=config.ingress, namespace=airflow.namespace,
+                                                      release_name=config.airflow.release_name),
+                             opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider}))
+    pulumi.export("uiUrl", ingress.url)
+
+if config.network is not None:
+    AirflowNetwork("network", AirflowNetworkArgs(
+        namespace=airflow.namespace,
+        policies=network_policy_specs(config.airflow.release_name, config.network, config.ingress, config.vault)),
+        opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider}))
 
 pulumi.export("environment", config.environment)
 pulumi.export("namespace", airflow.namespace)
@@ -102,6 +142,7 @@ pulumi.export("secretNames", {
     "webserverSecretKey": airflow.secret_names.webserver_secret_key,
     "gitSshKey": airflow.secret_names.git_ssh_key,
     "adminBootstrap": airflow.secret_names.admin_bootstrap,
+    "ssoClient": airflow.secret_names.sso_client,
 })
 if airflow.deploy_public_key is not None:
     pulumi.export("gitDeployPublicKey", airflow.deploy_public_key)

@@ -146,6 +146,28 @@ CONFIG_KEYS: tuple[KeySpec, ...] = (
     KeySpec("vaultSeedVariables", "string",
             "JSON object key -> value of Airflow variables to write to Vault (set with --secret).", "",
             secret=True),
+    KeySpec("ingressHost", "string", "DNS name of the Airflow UI. Empty: no Ingress (port-forward only).", ""),
+    KeySpec("ingressClassName", "string", "IngressClass of the controller.", "nginx"),
+    KeySpec("ingressClusterIssuer", "string", "cert-manager ClusterIssuer that issues the UI certificate.", ""),
+    KeySpec("ingressTlsSecretName", "string", "Existing TLS Secret for the UI (instead of cert-manager).", ""),
+    KeySpec("ingressControllerNamespace", "string",
+            "Namespace of the ingress controller pods (allowed to reach the webserver).", "ingress-nginx"),
+    KeySpec("ssoProvider", "string", "none, azure (Entra ID) or okta.", "none"),
+    KeySpec("ssoTenantId", "string", "Entra ID tenant id (ssoProvider azure).", ""),
+    KeySpec("ssoOktaDomain", "string", "Okta domain, e.g. example.okta.com (ssoProvider okta).", ""),
+    KeySpec("ssoClientId", "string", "OIDC client (application) id.", ""),
+    KeySpec("ssoClientSecret", "string", "OIDC client secret (set with --secret).", "", secret=True),
+    KeySpec("ssoClientSecretVaultPath", "string",
+            "Instead of ssoClientSecret: KV v2 secret in vaultKvMount whose key client_secret holds it.", ""),
+    KeySpec("ssoDefaultRole", "string", "Airflow role of a user no group maps.", "Viewer"),
+    KeySpec("ssoRoleMapping", "string",
+            "JSON object: IdP group (Okta) or app role (Entra) -> Airflow roles.", "{}"),
+    KeySpec("networkPoliciesEnabled", "boolean", "Default-deny NetworkPolicies with allow-lists.", True),
+    KeySpec("networkPostgresCidrs", "array", "CIDRs of the metadata database (egress on 5432).", []),
+    KeySpec("networkKubeApiCidrs", "array", "CIDRs of the Kubernetes API server (scheduler egress on 443).", []),
+    KeySpec("networkVaultCidrs", "array", "CIDRs of Vault (egress on Vault's port; required with Vault).", []),
+    KeySpec("networkGitCidrs", "array", "CIDRs of the Git host. Empty: any address on ports 22 and 443.", []),
+    KeySpec("networkTaskEgressCidrs", "array", "Extra CIDRs task pods may reach (their data sources).", []),
 )
 KEYS_BY_NAME: dict[str, KeySpec] = {spec.name: spec for spec in CONFIG_KEYS}
 
@@ -285,6 +307,40 @@ class VaultConfig:
 
 
 @dataclass(frozen=True)
+class IngressConfig:
+    host: str
+    class_name: str
+    cluster_issuer: str | None
+    tls_secret_name: str | None
+    controller_namespace: str
+
+
+SsoProvider = Literal["azure", "okta"]
+AIRFLOW_ROLES = ("Admin", "Op", "User", "Viewer", "Public")
+
+
+@dataclass(frozen=True)
+class SsoConfig:
+    provider: SsoProvider
+    tenant_id: str | None
+    okta_domain: str | None
+    client_id: str
+    client_secret: SecretValue | None
+    client_secret_vault_path: str | None
+    default_role: str
+    role_mapping: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    postgres_cidrs: tuple[str, ...]
+    kube_api_cidrs: tuple[str, ...]
+    vault_cidrs: tuple[str, ...]
+    git_cidrs: tuple[str, ...]
+    task_egress_cidrs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     environment: Environment
@@ -294,6 +350,9 @@ class StackConfig:
     database: ManagedPostgresConfig | ExistingPostgresConfig
     image: ImageBuildConfig | ExistingImageConfig
     vault: VaultConfig | None
+    ingress: IngressConfig | None
+    sso: SsoConfig | None
+    network: NetworkConfig | None
 
 
 @dataclass(frozen=True)
@@ -334,6 +393,7 @@ _RESERVED_POSTGRES_LOGINS = frozenset({"azure_superuser", "azure_pg_admin", "adm
                                        "root", "guest", "public", "postgres"})
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _EXACT_VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 _IMAGE_REPOSITORY = re.compile(
     r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::\d+)?/)?"
@@ -812,6 +872,97 @@ def _vault(reader: _Reader) -> VaultConfig | None:
     )
 
 
+def _cidrs(reader: _Reader, name: str, *, required_because: str | None = None) -> tuple[str, ...]:
+    cidrs = reader.array(name)
+    if required_because:
+        _check(bool(cidrs), name, json.dumps(list(cidrs)), f"at least one CIDR ({required_because})")
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(cidr, strict=True)
+        except ValueError:
+            raise ConfigError(full_key(name), cidr, "CIDRs such as 10.20.0.0/24 or 203.0.113.7/32") from None
+    return cidrs
+
+
+def _ingress(reader: _Reader) -> IngressConfig | None:
+    host = reader.string("ingressHost").lower()
+    issuer = reader.string("ingressClusterIssuer")
+    tls_secret = reader.string("ingressTlsSecretName")
+    if not host:
+        _check(not issuer and not tls_secret, "ingressHost", host, "set when a TLS issuer or Secret is given")
+        return None
+    _check(bool(_HOSTNAME.match(host)), "ingressHost", host, "a DNS name such as airflow.example.com")
+    _check(bool(issuer) != bool(tls_secret), "ingressClusterIssuer", issuer,
+           "exactly one of ingressClusterIssuer (cert-manager) and ingressTlsSecretName: the UI is TLS only")
+    for name, value in (("ingressClusterIssuer", issuer), ("ingressTlsSecretName", tls_secret),
+                        ("ingressClassName", reader.string("ingressClassName"))):
+        _check(value == "" or bool(_DNS1123_SUBDOMAIN.match(value)), name, value, "a Kubernetes object name")
+    return IngressConfig(host=host, class_name=reader.string("ingressClassName"), cluster_issuer=issuer or None,
+                         tls_secret_name=tls_secret or None,
+                         controller_namespace=_dns_label(reader, "ingressControllerNamespace"))
+
+
+def _role_mapping(reader: _Reader) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    text = reader.string("ssoRoleMapping") or "{}"
+    try:
+        mapping = json.loads(text)
+    except json.JSONDecodeError:
+        mapping = None
+    allowed = (f"a JSON object of group -> Airflow roles ({', '.join(AIRFLOW_ROLES)}), "
+               'e.g. {"airflow-admins": ["Admin"]}')
+    _check(isinstance(mapping, dict), "ssoRoleMapping", text, allowed)
+    assert isinstance(mapping, dict)
+    result = []
+    for group, roles in mapping.items():
+        role_list = [roles] if isinstance(roles, str) else roles
+        _check(bool(group) and isinstance(role_list, list) and bool(role_list)
+               and all(role in AIRFLOW_ROLES for role in role_list), "ssoRoleMapping", text, allowed)
+        result.append((group, tuple(role_list)))
+    return tuple(result)
+
+
+def _sso(reader: _Reader, vault: VaultConfig | None, ingress: IngressConfig | None) -> SsoConfig | None:
+    provider = reader.choice("ssoProvider", ("none", "azure", "okta"))
+    if provider == "none":
+        return None
+    _check(ingress is not None, "ingressHost", "", f"set: ssoProvider {provider} redirects users back to it")
+    tenant = reader.string("ssoTenantId")
+    domain = reader.string("ssoOktaDomain").lower()
+    if provider == "azure":
+        _check(bool(_GUID.match(tenant)), "ssoTenantId", tenant, "the Entra ID tenant id (GUID) for ssoProvider azure")
+    else:
+        _check(bool(_HOSTNAME.match(domain)), "ssoOktaDomain", domain,
+               "the Okta domain (e.g. example.okta.com) for ssoProvider okta")
+    client_id = reader.string("ssoClientId")
+    _check(bool(re.fullmatch(r"[A-Za-z0-9._-]{8,128}", client_id)), "ssoClientId", client_id,
+           "the OIDC client (application) id")
+    secret = reader.secret("ssoClientSecret")
+    vault_path = reader.string("ssoClientSecretVaultPath")
+    _check((secret is None) != (vault_path == ""), "ssoClientSecret", "[secret]",
+           "exactly one of ssoClientSecret (set with --secret) and ssoClientSecretVaultPath", secret=True)
+    if vault_path:
+        _check(vault is not None and bool(_VAULT_PATH.fullmatch(vault_path)), "ssoClientSecretVaultPath",
+               vault_path, "a path inside vaultKvMount (needs vaultAddress)")
+    default_role = reader.choice("ssoDefaultRole", AIRFLOW_ROLES)
+    return SsoConfig(provider="azure" if provider == "azure" else "okta", tenant_id=tenant or None,
+                     okta_domain=domain or None, client_id=client_id, client_secret=secret,
+                     client_secret_vault_path=vault_path or None, default_role=default_role,
+                     role_mapping=_role_mapping(reader))
+
+
+def _network(reader: _Reader, vault: VaultConfig | None) -> NetworkConfig | None:
+    if not reader.boolean("networkPoliciesEnabled"):
+        return None
+    return NetworkConfig(
+        postgres_cidrs=_cidrs(reader, "networkPostgresCidrs", required_because="the metadata database"),
+        kube_api_cidrs=_cidrs(reader, "networkKubeApiCidrs", required_because="the scheduler creates task pods"),
+        vault_cidrs=_cidrs(reader, "networkVaultCidrs",
+                           required_because="Airflow reads Vault" if vault else None),
+        git_cidrs=_cidrs(reader, "networkGitCidrs"),
+        task_egress_cidrs=_cidrs(reader, "networkTaskEgressCidrs"),
+    )
+
+
 def _reject_unknown_keys(raw: Mapping[str, str]) -> None:
     for name in sorted(raw):
         if name not in KEYS_BY_NAME:
@@ -848,6 +999,8 @@ def parse_stack_config(raw: Mapping[str, str], *, stack: str, secret_keys: Set[s
         ),
         git_sync=_git_sync(reader),
     )
+    vault = _vault(reader)
+    ingress = _ingress(reader)
     return StackConfig(
         stack=stack,
         environment=environment,
@@ -856,7 +1009,10 @@ def parse_stack_config(raw: Mapping[str, str], *, stack: str, secret_keys: Set[s
         azure=_azure(reader),
         database=_database(reader, environment),
         image=_image_source(reader, environment, airflow_version),
-        vault=_vault(reader),
+        vault=vault,
+        ingress=ingress,
+        sso=_sso(reader, vault, ingress),
+        network=_network(reader, vault),
     )
 
 

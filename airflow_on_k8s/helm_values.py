@@ -5,6 +5,7 @@ secret, only the names of the Secrets the program creates (the chart reads them 
 """
 
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,9 +62,20 @@ def _git_sync_values(airflow: AirflowConfig, secret_names: SecretNames) -> dict[
     return values
 
 
+def deep_merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `overrides` merged in: mappings recursively, everything else replaced."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def build_helm_values(airflow: AirflowConfig, secret_names: SecretNames, image: ImageSettings,
-                      extra_config: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
-    """The chart values for one stack; `extra_config` adds airflow.cfg sections (e.g. secrets)."""
+                      overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The chart values for one stack; `overrides` (Vault backend, SSO, scheduling) merge on top."""
     resources = airflow.worker_resources
     executor = airflow.executor
     values: dict[str, Any] = {
@@ -117,6 +129,4 @@ def build_helm_values(airflow: AirflowConfig, secret_names: SecretNames, image: 
     }
     if image.pull_secret_name:
         values["registry"] = {"secretName": image.pull_secret_name}
-    for section, settings in (extra_config or {}).items():
-        values["config"].setdefault(section, {}).update(settings)
-    return values
+    return deep_merge(values, overrides or {})

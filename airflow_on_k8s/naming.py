@@ -54,6 +54,7 @@ class SecretNames:
     webserver_secret_key: str
     git_ssh_key: str
     admin_bootstrap: str
+    sso_client: str
 
 
 def secret_names(release_name: str) -> SecretNames:
@@ -65,4 +66,5 @@ def secret_names(release_name: str) -> SecretNames:
         webserver_secret_key=f"{release_name}-webserver-key-managed",
         git_ssh_key=f"{release_name}-git-ssh-key",
         admin_bootstrap=f"{release_name}-admin-bootstrap",
+        sso_client=f"{release_name}-sso-client",
     )

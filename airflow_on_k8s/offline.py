@@ -186,6 +186,7 @@ class OfflineEngine(mocks.Mocks):
         self.invokes: list[tuple[str, dict[str, Any]]] = []
         self._invoke_handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "tls:index/getPublicKey:getPublicKey": self._get_public_key,
+            "vault:kv/getSecretV2:getSecretV2": self._get_kv_secret,
             **(extra_invokes or {}),
         }
         self._local = threading.local()
@@ -199,6 +200,13 @@ class OfflineEngine(mocks.Mocks):
         public = _public_key_for(private)
         return {"algorithm": "ED25519", "publicKeyOpenssh": public, "publicKeyPem": public,
                 "publicKeyFingerprintMd5": "", "publicKeyFingerprintSha256": "", "id": "offline"}
+
+    @staticmethod
+    def _get_kv_secret(args: dict[str, Any]) -> dict[str, Any]:
+        """A KV v2 read: every key a program may ask for holds a labelled placeholder."""
+        data = {"client_secret": f"offline-vault-placeholder:{args.get('mount')}/{args.get('name')}"}
+        return {"data": data, "dataJson": json.dumps(data), "mount": args.get("mount"), "name": args.get("name"),
+                "path": f"{args.get('mount')}/data/{args.get('name')}", "customMetadata": {}, "id": "offline"}
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         handler = self._invoke_handlers.get(args.token)

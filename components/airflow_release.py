@@ -1,15 +1,16 @@
 """The official Airflow Helm chart with the KubernetesExecutor, and the Secrets it reads by name."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
 import pulumi_random as random
 import pulumi_tls as tls
 
-from airflow_on_k8s.config import AirflowConfig, SecretValue
-from airflow_on_k8s.helm_values import ImageSettings, build_helm_values
+from airflow_on_k8s.config import AirflowConfig, SecretValue, SsoConfig
+from airflow_on_k8s.helm_values import ImageSettings, build_helm_values, deep_merge
 from airflow_on_k8s.naming import (
     ADMIN_PASSWORD_KEY,
     ADMIN_USERNAME_KEY,
@@ -21,6 +22,7 @@ from airflow_on_k8s.naming import (
     secret_names,
     service_account_names,
 )
+from airflow_on_k8s.sso import CLIENT_SECRET_KEY, sso_values
 
 CHART_NAME = "airflow"
 CHART_REPOSITORY = "https://airflow.apache.org"
@@ -43,8 +45,11 @@ class AirflowReleaseArgs:
     git_ssh_private_key: SecretValue | None = None
     # Resources the release must wait for (the database, the pushed image) beyond its Secrets.
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
-    # Extra airflow.cfg sections, e.g. the Vault secrets backend.
-    extra_config: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Values merged over the base values: the Vault backend, SSO, scheduling.
+    value_overrides: Mapping[str, Any] = field(default_factory=dict)
+    # The OIDC client secret; when given, SSO replaces passwords and no admin password is made.
+    sso_client_secret: pulumi.Input[str] | None = None
+    sso_config: SsoConfig | None = None
 
 
 class AirflowRelease(pulumi.ComponentResource):
@@ -63,7 +68,10 @@ class AirflowRelease(pulumi.ComponentResource):
         airflow = args.airflow
         self.secret_names = secret_names(airflow.release_name)
         self.service_accounts = service_account_names(airflow.release_name).as_dict()
-        self.helm_values = build_helm_values(airflow, self.secret_names, args.image, args.extra_config)
+        overrides = dict(args.value_overrides)
+        if args.sso_config is not None:
+            overrides = deep_merge(overrides, sso_values(args.sso_config, self.secret_names.sso_client))
+        self.helm_values = build_helm_values(airflow, self.secret_names, args.image, overrides)
 
         namespace = kubernetes.core.v1.Namespace(
             f"{name}-namespace",
@@ -123,7 +131,7 @@ class AirflowRelease(pulumi.ComponentResource):
         )
 
     def _key_secrets(self, name: str, args: AirflowReleaseArgs,
-                     namespace: pulumi.Output[str]) -> list[pulumi.Resource]:
+                     namespace: pulumi.Output[str]) -> list[kubernetes.core.v1.Secret]:
         names = self.secret_names
         # Random resources keep their result in the state: the keys survive every `pulumi up`
         # and change only if these resources are replaced on purpose.
@@ -131,19 +139,25 @@ class AirflowRelease(pulumi.ComponentResource):
                                           opts=pulumi.ResourceOptions(parent=self))
         webserver_bytes = random.RandomBytes(f"{name}-webserver-secret-key", length=32,
                                              opts=pulumi.ResourceOptions(parent=self))
-        admin_password = random.RandomPassword(f"{name}-admin-password", length=32, special=False,
-                                               opts=pulumi.ResourceOptions(parent=self))
-        return [
+        secrets = [
             self._secret(f"{name}-metadata-connection", names.metadata_connection, namespace,
                          {METADATA_CONNECTION_KEY: args.metadata_connection}),
             self._secret(f"{name}-fernet-key", names.fernet_key, namespace,
                          {FERNET_KEY_KEY: fernet_bytes.base64.apply(fernet_key_from_base64)}),
             self._secret(f"{name}-webserver-secret-key", names.webserver_secret_key, namespace,
                          {WEBSERVER_SECRET_KEY_KEY: webserver_bytes.hex}),
-            self._secret(f"{name}-admin-bootstrap", names.admin_bootstrap, namespace,
-                         {ADMIN_USERNAME_KEY: ADMIN_USERNAME,
-                          ADMIN_PASSWORD_KEY: admin_password.result}),
         ]
+        if args.sso_client_secret is not None:
+            secrets.append(self._secret(f"{name}-sso-client", names.sso_client, namespace,
+                                        {CLIENT_SECRET_KEY: args.sso_client_secret}))
+        else:
+            # Until SSO is configured, the first admin's password waits in a Secret (see README).
+            admin_password = random.RandomPassword(f"{name}-admin-password", length=32, special=False,
+                                                   opts=pulumi.ResourceOptions(parent=self))
+            secrets.append(self._secret(f"{name}-admin-bootstrap", names.admin_bootstrap, namespace,
+                                        {ADMIN_USERNAME_KEY: ADMIN_USERNAME,
+                                         ADMIN_PASSWORD_KEY: admin_password.result}))
+        return secrets
 
     def _git_ssh_secret(self, name: str, given_key: SecretValue | None,
                         namespace: pulumi.Output[str]

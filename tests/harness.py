@@ -40,6 +40,8 @@ def minimal_config(**overrides: str) -> dict[str, str]:
         "postgresExistingFqdn": "db.example.com",
         "metadataConnection": METADATA_CONNECTION,
         "kubeletObjectId": KUBELET_OBJECT_ID,
+        "networkPostgresCidrs": '["10.20.4.0/24"]',
+        "networkKubeApiCidrs": '["198.51.100.10/32"]',
     }
     config.update(overrides)
     return config

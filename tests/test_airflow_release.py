@@ -97,7 +97,8 @@ def test_components_parent_their_children(stack_run: ProgramRun) -> None:
     components = {resource.urn: resource for resource in stack_run.resources if not resource.custom}
     assert {resource.type for resource in components.values()} == {
         "airflow-on-k8s:airflow:AirflowRelease", "airflow-on-k8s:database:ManagedPostgres",
-        "airflow-on-k8s:image:AirflowImage", "airflow-on-k8s:vault:VaultIntegration"}
+        "airflow-on-k8s:image:AirflowImage", "airflow-on-k8s:vault:VaultIntegration",
+        "airflow-on-k8s:ingress:AirflowIngress", "airflow-on-k8s:network:AirflowNetwork"}
     for resource in stack_run.resources:
         if resource.custom and resource.type not in TOP_LEVEL_CUSTOM_TYPES:
             assert resource.parent in components, resource.name

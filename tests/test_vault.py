@@ -41,7 +41,8 @@ VAULT_BACKEND_PARAMETERS = frozenset({
     "radius_port",
 })
 HVAC_CLIENT_KWARGS = frozenset({"namespace"})
-VAULT = {"vaultAddress": "https://vault.example.com:8200", "vaultKubernetesHost": "https://k8s.example.com:443"}
+VAULT = {"vaultAddress": "https://vault.example.com:8200", "vaultKubernetesHost": "https://k8s.example.com:443",
+         "networkVaultCidrs": '["10.30.0.0/24"]'}
 
 
 def vault_config(**overrides: str) -> VaultConfig:
