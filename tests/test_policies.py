@@ -43,6 +43,7 @@ def airflow_release(values: dict[str, Any], **props: Any) -> dict[str, Any]:
             "atomic": True, "timeout": 600, "values": values, **props}
 
 
+INGRESS_TYPE = "kubernetes:networking.k8s.io/v1:Ingress"
 VAULT_ROLE_TYPE = "vault:kubernetes/authBackendRole:AuthBackendRole"
 VAULT_POLICY_TYPE = "vault:index/policy:Policy"
 GOOD_VAULT_ROLE: dict[str, Any] = {
@@ -134,6 +135,17 @@ FAILING_CASES: list[tuple[str, str, dict[str, Any]]] = [
      {"name": "airflow-read", "policy": 'path "airflow/*" {\n  capabilities = ["read"]\n}'}),
     ("vault-policy-read-only", VAULT_POLICY_TYPE,
      {"name": "etl", "policy": 'path "secret/data/airflow/+/x" {\n  capabilities = ["read"]\n}'}),
+    ("ingress-tls-required", INGRESS_TYPE, {"spec": {"rules": [{"host": "airflow.example.com"}]}}),
+    ("ingress-tls-required", INGRESS_TYPE,
+     {"spec": {"tls": [{"hosts": ["a.example.com"]}], "rules": [{"host": "b.example.com"}]}}),
+    ("ingress-tls-required", RELEASE_TYPE, airflow_release(with_values(ingress={"web": {"enabled": True}}))),
+    ("webserver-not-public", RELEASE_TYPE, airflow_release(with_values(webserver={"service": {"type": "LoadBalancer"}}))),
+    ("webserver-not-public", "kubernetes:core/v1:Service",
+     {"metadata": {"name": "airflow-webserver"}, "spec": {"type": "NodePort"}}),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     airflow_release(with_values(webserver={"webserverConfig": "OAUTH_PROVIDERS = [{'client_secret': 'abc'}]"}))),
+    ("oidc-no-inline-secret", "kubernetes:core/v1:ConfigMap",
+     {"data": {"webserver_config.py": 'CLIENT_SECRET = "abc"'}}),
 ]
 
 
@@ -175,6 +187,12 @@ PASSING_CASES: list[tuple[str, str, dict[str, Any]]] = [
                                         'path "airflow/data/variables/*" {\n  capabilities = ["read"]\n}'}),
     ("vault-policy-read-only", VAULT_POLICY_TYPE,
      {"name": "ci-deployer", "policy": 'path "secret/data/ci/*" {\n  capabilities = ["create", "update"]\n}'}),
+    ("ingress-tls-required", INGRESS_TYPE,
+     {"spec": {"tls": [{"hosts": ["a.example.com"], "secretName": "t"}], "rules": [{"host": "a.example.com"}]}}),
+    ("webserver-not-public", "kubernetes:core/v1:Service",
+     {"metadata": {"name": "grafana"}, "spec": {"type": "LoadBalancer"}}),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     airflow_release(with_values(webserver={"webserverConfig": "X = {'client_secret': os.environ['S']}"}))),
 ]
 
 
@@ -187,7 +205,7 @@ def test_rule_passes_a_compliant_resource(rule: str, resource_type: str, inputs:
 
 def test_every_rule_has_a_failing_case() -> None:
     assert {rule.name for rule in RULES} - {case[0] for case in FAILING_CASES} == {
-        "image-registry-allowed", "postgres-tls-required"}  # the stack rule has its own cases below
+        "image-registry-allowed", "postgres-tls-required", "namespace-default-deny"}  # stack rules: below
 
 
 POSTGRES_SERVER_PROPS = {"name": "pg1", "backup": {"backupRetentionDays": 14},
@@ -318,6 +336,10 @@ MUTATIONS: list[tuple[str, tuple[str, str | None], Mutation]] = [
     ("vault-role-least-privilege", (VAULT_ROLE_TYPE, None), _set_prop("tokenTtl", 7200)),
     ("vault-policy-read-only", (VAULT_POLICY_TYPE, None),
      _set_prop("policy", 'path "airflow-prod/data/connections/*" {\n  capabilities = ["read", "delete"]\n}')),
+    ("ingress-tls-required", (INGRESS_TYPE, None), lambda props: props["spec"].pop("tls")),
+    ("webserver-not-public", RELEASE, _set_values("webserver.service.type", "LoadBalancer")),
+    ("oidc-no-inline-secret", RELEASE,
+     _set_values("webserver.webserverConfig", "OAUTH_PROVIDERS = [{'client_secret': 'hunter2-client'}]")),
 ]
 
 
@@ -346,7 +368,33 @@ def test_prod_mutation_is_caught_by_its_rule_as_mandatory(rule: str, where: tupl
 
 
 def test_every_rule_has_a_mutation() -> None:
-    assert {rule.name for rule in RULES} - {rule for rule, _, _ in MUTATIONS} == {"image-registry-allowed"}
+    assert {rule.name for rule in RULES} - {rule for rule, _, _ in MUTATIONS} == {
+        "image-registry-allowed", "namespace-default-deny"}  # the stack rule's mutation is below
+
+
+DEFAULT_DENY = ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "network-airflow-default-deny")
+
+
+@pytest.mark.parametrize("mutation", [
+    _set_prop("spec", {"podSelector": {"matchLabels": {"component": "worker"}}, "policyTypes": ["Ingress", "Egress"]}),
+    _set_prop("spec", {"podSelector": {}, "policyTypes": ["Ingress"]}),
+    _set_prop("metadata", {"name": "airflow-default-deny", "namespace": "other"}),
+], ids=["selects-some-pods", "ingress-only", "other-namespace"])
+def test_weakened_default_deny_is_caught(mutation: Mutation, prod_run: ProgramRun) -> None:
+    assert not found(analyze(prod_run, stack_pack_config("prod")), "namespace-default-deny")
+    caught = found(analyze(mutated(prod_run, mutation, DEFAULT_DENY), stack_pack_config("prod")),
+                   "namespace-default-deny")
+    assert [(v.level, v.urn) for v in caught] == [("mandatory", prod_run.one(RELEASE_TYPE).urn)]
+
+
+def test_namespace_without_network_policies_is_caught() -> None:
+    run = stack_of((RELEASE_TYPE, "release", airflow_release(GOOD_AIRFLOW_VALUES, namespace="airflow"), []))
+    assert found(analyze(run), "namespace-default-deny")
+    denied = stack_of((RELEASE_TYPE, "release", airflow_release(GOOD_AIRFLOW_VALUES, namespace="airflow"), []),
+                      ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "deny",
+                       {"metadata": {"namespace": "airflow"},
+                        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}, []))
+    assert not found(analyze(denied), "namespace-default-deny")
 
 
 def test_resilience_is_advisory_in_dev(dev_run: ProgramRun) -> None:

@@ -24,6 +24,7 @@ from .resources import (
     workload_images,
 )
 from .vault import policy_findings, role_findings
+from .web import default_deny_findings, ingress_tls_findings, inline_secret_findings, webserver_public_findings
 
 Check = Callable[[str, Mapping[str, Any], Mapping[str, Any]], Iterator[str]]
 # (every resource of the stack, policy config) -> (urn, message) per violation
@@ -237,4 +238,20 @@ RULES: tuple[Rule, ...] = (
          config_schema={"airflowMarkers": {"type": "array", "items": {"type": "string"}, "default": ["airflow"],
                                            "description": "A policy whose name or paths contain one of "
                                                           "these is an Airflow policy."}}),
+    Rule("ingress-tls-required",
+         "Ingresses serve TLS for every host, so UI sessions and SSO redirects never travel in clear.",
+         "Add spec.tls with the host (ingressClusterIssuer or ingressTlsSecretName).",
+         check=ingress_tls_findings),
+    Rule("webserver-not-public",
+         "The Airflow webserver Service is ClusterIP: the UI is reachable only through the TLS Ingress.",
+         "Set webserver.service.type: ClusterIP.",
+         check=webserver_public_findings),
+    Rule("namespace-default-deny",
+         "The Airflow namespace denies all traffic by default; NetworkPolicies then allow what is needed.",
+         "Enable networkPoliciesEnabled (a default-deny policy plus allow-lists).",
+         stack_check=default_deny_findings),
+    Rule("oidc-no-inline-secret",
+         "The webserver config never holds the OIDC client secret: it reads it from an env var fed by a Secret.",
+         "Use os.environ[...] in webserver_config.py and a secretKeyRef env var.",
+         check=inline_secret_findings),
 )
