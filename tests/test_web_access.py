@@ -3,7 +3,7 @@
 import ast
 import json
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -48,13 +48,13 @@ def executed(source: str) -> dict[str, Any]:
     code = compile(source, "webserver_config.py", "exec")
     stub_source = (source.replace("from flask_appbuilder.security.manager import AUTH_OAUTH", "AUTH_OAUTH = 4")
                    .replace("import os\n", "", 1))
-    exec(compile(stub_source, "webserver_config.py", "exec"), {"os": _FakeOs()}, namespace)  # noqa: S102
+    exec(compile(stub_source, "webserver_config.py", "exec"), {"os": _FakeOs()}, namespace)
     assert code is not None
     return namespace
 
 
 class _FakeOs:
-    environ = {CLIENT_SECRET_ENV: "from-the-environment"}
+    environ: ClassVar[dict[str, str]] = {CLIENT_SECRET_ENV: "from-the-environment"}
 
 
 @pytest.mark.parametrize("provider", ["azure", "okta"])
