@@ -13,20 +13,33 @@ import pulumi_vault as vault
 
 from airflow_on_k8s.config import ExistingImageConfig, ExistingPostgresConfig, load_stack_config
 from airflow_on_k8s.helm_values import ImageSettings, deep_merge
+from airflow_on_k8s.naming import service_account_names
 from airflow_on_k8s.network import network_policy_specs
+from airflow_on_k8s.scheduling import scheduling_values, task_log_values
 from airflow_on_k8s.vault import secrets_config_section
 from components.airflow_image import AirflowImage, AirflowImageArgs
 from components.airflow_ingress import AirflowIngress, AirflowIngressArgs
 from components.airflow_network import AirflowNetwork, AirflowNetworkArgs
 from components.airflow_release import AirflowRelease, AirflowReleaseArgs
+from components.aks_cluster import AksCluster, AksClusterArgs
 from components.managed_postgres import ManagedPostgres, ManagedPostgresArgs
+from components.task_logs import TaskLogStorage, TaskLogStorageArgs
 from components.vault_integration import VaultIntegration, VaultIntegrationArgs
 
 config = load_stack_config()
+
+
+def _cluster_output(created: "AksCluster | None") -> "AksCluster":
+    """The created cluster, which config validation guarantees when a value must come from it."""
+    assert created is not None, "config validation requires this value when no cluster is created"
+    return created
+
+
 waits_for: list[pulumi.Resource] = []
 
 needs_azure = not (isinstance(config.database, ExistingPostgresConfig)
-                   and isinstance(config.image, ExistingImageConfig))
+                   and isinstance(config.image, ExistingImageConfig)
+                   and config.cluster is None and config.task_logs is None)
 resource_group_name: pulumi.Input[str] = config.azure.resource_group_name or ""
 if needs_azure and config.azure.resource_group_name is None:
     keep = config.environment == "prod"
@@ -34,6 +47,13 @@ if needs_azure and config.azure.resource_group_name is None:
         "airflow", location=config.azure.location,
         opts=pulumi.ResourceOptions(protect=keep, retain_on_delete=keep))
     resource_group_name = resource_group.name
+
+cluster: AksCluster | None = None
+if config.cluster is not None:
+    cluster = AksCluster("aks", AksClusterArgs(
+        settings=config.cluster, resource_group_name=resource_group_name, location=config.azure.location,
+        dns_prefix=f"airflow-{config.stack}"))
+    pulumi.export("clusterName", cluster.cluster_name)
 
 metadata_connection: pulumi.Output[str]
 if isinstance(config.database, ExistingPostgresConfig):
@@ -55,18 +75,24 @@ if isinstance(config.image, ExistingImageConfig):
 else:
     airflow_image = AirflowImage("airflow-image", AirflowImageArgs(
         settings=config.image, airflow_version=config.airflow.airflow_version,
-        resource_group_name=resource_group_name, location=config.azure.location))
+        resource_group_name=resource_group_name, location=config.azure.location,
+        kubelet_object_id=(config.image.kubelet_object_id if config.image.kubelet_object_id is not None
+                           else _cluster_output(cluster).kubelet_object_id)))
     image = ImageSettings(repository=airflow_image.repository, tag=airflow_image.tag)
     waits_for.append(airflow_image)
     pulumi.export("registryLoginServer", airflow_image.login_server)
 pulumi.export("imageRepository", image.repository)
 pulumi.export("imageTag", image.tag)
 
+kubeconfig: pulumi.Output[str] | None = None
+if cluster is not None:
+    kubeconfig = cluster.kubeconfig
+elif config.kubernetes.kubeconfig is not None:
+    kubeconfig = pulumi.Output.secret(config.kubernetes.kubeconfig.value)
 kubernetes_provider = kubernetes.Provider(
     "kubernetes",
-    kubeconfig=(pulumi.Output.secret(config.kubernetes.kubeconfig.value)
-                if config.kubernetes.kubeconfig else None),
-    context=config.kubernetes.context,
+    kubeconfig=kubeconfig,
+    context=None if cluster is not None else config.kubernetes.context,
     # Namespaced objects without an explicit namespace land in Airflow's, never in `default`.
     namespace=config.airflow.namespace,
 )
@@ -74,7 +100,20 @@ kubernetes_provider = kubernetes.Provider(
 vault_provider = (vault.Provider("vault", address=config.vault.address, namespace=config.vault.namespace)
                   if config.vault else None)
 
-overrides: dict[str, Any] = {"webserver": {"service": {"type": "ClusterIP"}}}
+overrides: dict[str, Any] = deep_merge({"webserver": {"service": {"type": "ClusterIP"}}},
+                                       scheduling_values(config.scheduling))
+if config.task_logs is not None:
+    task_logs = TaskLogStorage("task-logs", TaskLogStorageArgs(
+        settings=config.task_logs, resource_group_name=resource_group_name, location=config.azure.location,
+        oidc_issuer_url=(config.task_logs.oidc_issuer_url if config.task_logs.oidc_issuer_url is not None
+                         else _cluster_output(cluster).oidc_issuer_url),
+        namespace=config.airflow.namespace,
+        # The names the chart gives the release's ServiceAccounts (the same rule AirflowRelease exports).
+        service_accounts=service_account_names(config.airflow.release_name).as_dict()))
+    overrides = deep_merge(overrides, task_log_values(task_logs.client_id, task_logs.account_url,
+                                                      task_logs.container))
+    waits_for.append(task_logs)
+    pulumi.export("taskLogsUrl", pulumi.Output.concat(task_logs.account_url, "/", task_logs.container))
 if config.vault is not None:
     overrides = deep_merge(overrides, {"config": {"secrets": secrets_config_section(config.vault)}})
 if config.ingress is not None:

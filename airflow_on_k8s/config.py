@@ -168,6 +168,30 @@ CONFIG_KEYS: tuple[KeySpec, ...] = (
     KeySpec("networkVaultCidrs", "array", "CIDRs of Vault (egress on Vault's port; required with Vault).", []),
     KeySpec("networkGitCidrs", "array", "CIDRs of the Git host. Empty: any address on ports 22 and 443.", []),
     KeySpec("networkTaskEgressCidrs", "array", "Extra CIDRs task pods may reach (their data sources).", []),
+    KeySpec("clusterMode", "string",
+            "existing (kubeconfig/kubeContext) or create (an AKS cluster with a spot task pool).", "existing"),
+    KeySpec("clusterKubernetesVersion", "string", "AKS Kubernetes version, 1.27 or newer (create).", "1.30"),
+    KeySpec("clusterSystemVmSize", "string", "VM size of the on-demand system pool (create).", "Standard_D2s_v5"),
+    KeySpec("clusterSystemMinCount", "integer", "System pool autoscaler minimum (create).", 1),
+    KeySpec("clusterSystemMaxCount", "integer", "System pool autoscaler maximum (create).", 3),
+    KeySpec("clusterTaskVmSize", "string", "VM size of the spot task pool (create).", "Standard_D8s_v5"),
+    KeySpec("clusterTaskMinCount", "integer", "Task pool autoscaler minimum; 0 scales to zero (create).", 0),
+    KeySpec("clusterTaskMaxCount", "integer", "Task pool autoscaler maximum (create).", 10),
+    KeySpec("clusterTaskAutoscaling", "boolean", "Autoscale the spot task pool (required: it must scale to zero).",
+            True),
+    KeySpec("clusterSpotMaxPrice", "string", "Spot max price per hour in USD; -1 pays up to on-demand.", "-1"),
+    KeySpec("clusterNetworkPolicy", "string", "Network policy engine: azure, calico or cilium (create).", "azure"),
+    KeySpec("clusterOidcIssuerUrl", "string",
+            "OIDC issuer of an existing cluster (workload identity for task logs). Create mode: from the cluster.",
+            ""),
+    KeySpec("spotTaskPods", "boolean",
+            "Task pods tolerate and prefer AKS spot nodes; the control plane stays on the system pool.", True),
+    KeySpec("taskQueuedTimeoutSeconds", "integer",
+            "Fail a task whose pod waited this long for a node ([scheduler] task_queued_timeout).", 1800),
+    KeySpec("taskLogs", "boolean", "Ship task logs to Azure Blob Storage (they outlive their pods).", True),
+    KeySpec("taskLogsStorageAccountName", "string",
+            "Storage account for logs (3-24 lowercase alnum). Empty: generated.", ""),
+    KeySpec("taskLogsContainer", "string", "Blob container of the task logs.", "airflow-logs"),
 )
 KEYS_BY_NAME: dict[str, KeySpec] = {spec.name: spec for spec in CONFIG_KEYS}
 
@@ -280,7 +304,7 @@ class ImageBuildConfig:
     registry_sku: str
     push_username: str | None
     push_password: SecretValue | None
-    kubelet_object_id: str
+    kubelet_object_id: str | None  # None: the created cluster's kubelet identity
 
 
 @dataclass(frozen=True)
@@ -341,6 +365,32 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    kubernetes_version: str
+    system_vm_size: str
+    system_min_count: int
+    system_max_count: int
+    task_vm_size: str
+    task_min_count: int
+    task_max_count: int
+    spot_max_price: float
+    network_policy: str
+
+
+@dataclass(frozen=True)
+class SchedulingConfig:
+    spot_task_pods: bool
+    task_queued_timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class TaskLogsConfig:
+    storage_account_name: str | None
+    container: str
+    oidc_issuer_url: str | None  # None: the created cluster's
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     environment: Environment
@@ -353,6 +403,9 @@ class StackConfig:
     ingress: IngressConfig | None
     sso: SsoConfig | None
     network: NetworkConfig | None
+    cluster: ClusterConfig | None  # None: an existing cluster
+    scheduling: SchedulingConfig
+    task_logs: TaskLogsConfig | None
 
 
 @dataclass(frozen=True)
@@ -786,11 +839,12 @@ def _image_source(reader: _Reader, environment: Environment,
     _check(bool(username) == (password is not None), "registryPushPassword", "[secret]",
            "set together with registryPushUsername, or both empty", secret=True)
     kubelet = reader.string("kubeletObjectId")
-    _check(bool(_GUID.match(kubelet)), "kubeletObjectId", kubelet,
+    creates_cluster = reader.string("clusterMode") == "create"
+    _check(bool(_GUID.match(kubelet)) or (creates_cluster and not kubelet), "kubeletObjectId", kubelet,
            "the object id (GUID) of the AKS kubelet identity "
-           "(az aks show --query identityProfile.kubeletidentity.objectId)")
+           "(az aks show --query identityProfile.kubeletidentity.objectId); optional with clusterMode create")
     return ImageBuildConfig(registry_name=name or None, registry_sku=sku, push_username=username or None,
-                            push_password=password, kubelet_object_id=kubelet)
+                            push_password=password, kubelet_object_id=kubelet or None)
 
 
 _VAULT_PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*")
@@ -963,6 +1017,62 @@ def _network(reader: _Reader, vault: VaultConfig | None) -> NetworkConfig | None
     )
 
 
+def _vm_size(reader: _Reader, name: str) -> str:
+    value = reader.string(name)
+    _check(bool(re.fullmatch(r"Standard_[A-Za-z0-9_]+", value)), name, value,
+           "an Azure VM size such as Standard_D4s_v5")
+    return value
+
+
+def _cluster(reader: _Reader) -> ClusterConfig | None:
+    if reader.choice("clusterMode", ("existing", "create")) == "existing":
+        return None
+    version = reader.string("clusterKubernetesVersion")
+    match = re.fullmatch(r"(\d+)\.(\d+)(\.\d+)?", version)
+    _check(match is not None and (int(match.group(1)), int(match.group(2))) >= (1, 27),
+           "clusterKubernetesVersion", version, "a pinned version X.Y or X.Y.Z, 1.27 or newer")
+    system_min = reader.integer("clusterSystemMinCount", 1, 100)
+    system_max = reader.integer("clusterSystemMaxCount", 1, 100)
+    _check(system_min <= system_max, "clusterSystemMinCount", str(system_min),
+           f"at most clusterSystemMaxCount ({system_max})")
+    _check(reader.boolean("clusterTaskAutoscaling"), "clusterTaskAutoscaling", "false",
+           "true: the spot task pool must autoscale, down to zero between batch windows")
+    task_min = reader.integer("clusterTaskMinCount", 0, 1000)
+    task_max = reader.integer("clusterTaskMaxCount", 1, 1000)
+    _check(task_min <= task_max, "clusterTaskMinCount", str(task_min), f"at most clusterTaskMaxCount ({task_max})")
+    price_text = reader.string("clusterSpotMaxPrice")
+    try:
+        price = float(price_text)
+    except ValueError:
+        price = 0.0
+    _check(price == -1 or price > 0, "clusterSpotMaxPrice", price_text,
+           "-1 (up to the on-demand price) or a positive price per hour in USD")
+    return ClusterConfig(
+        kubernetes_version=version, system_vm_size=_vm_size(reader, "clusterSystemVmSize"),
+        system_min_count=system_min, system_max_count=system_max, task_vm_size=_vm_size(reader, "clusterTaskVmSize"),
+        task_min_count=task_min, task_max_count=task_max, spot_max_price=price,
+        network_policy=reader.choice("clusterNetworkPolicy", ("azure", "calico", "cilium")))
+
+
+def _task_logs(reader: _Reader, cluster: ClusterConfig | None) -> TaskLogsConfig | None:
+    if not reader.boolean("taskLogs"):
+        return None
+    account = reader.string("taskLogsStorageAccountName")
+    _check(account == "" or bool(re.fullmatch(r"[a-z0-9]{3,24}", account)), "taskLogsStorageAccountName", account,
+           "3-24 lowercase letters and digits, globally unique (empty: generated)")
+    container = reader.string("taskLogsContainer")
+    _check(bool(re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]", container)), "taskLogsContainer",
+           container, "a blob container name: 3-63 lowercase letters, digits and single '-'")
+    issuer = reader.string("clusterOidcIssuerUrl")
+    _check(cluster is None or not issuer, "clusterOidcIssuerUrl", issuer,
+           "empty with clusterMode create: the created cluster's issuer is used")
+    if cluster is None:
+        _check(urlsplit(issuer).scheme == "https", "clusterOidcIssuerUrl", issuer,
+               "the cluster's OIDC issuer URL (az aks show --query oidcIssuerProfile.issuerUrl), required for "
+               "task logs on an existing cluster")
+    return TaskLogsConfig(storage_account_name=account or None, container=container, oidc_issuer_url=issuer or None)
+
+
 def _reject_unknown_keys(raw: Mapping[str, str]) -> None:
     for name in sorted(raw):
         if name not in KEYS_BY_NAME:
@@ -1001,6 +1111,7 @@ def parse_stack_config(raw: Mapping[str, str], *, stack: str, secret_keys: Set[s
     )
     vault = _vault(reader)
     ingress = _ingress(reader)
+    cluster = _cluster(reader)
     return StackConfig(
         stack=stack,
         environment=environment,
@@ -1013,6 +1124,11 @@ def parse_stack_config(raw: Mapping[str, str], *, stack: str, secret_keys: Set[s
         ingress=ingress,
         sso=_sso(reader, vault, ingress),
         network=_network(reader, vault),
+        cluster=cluster,
+        scheduling=SchedulingConfig(
+            spot_task_pods=reader.boolean("spotTaskPods"),
+            task_queued_timeout_seconds=reader.integer("taskQueuedTimeoutSeconds", 60, 86_400)),
+        task_logs=_task_logs(reader, cluster),
     )
 
 

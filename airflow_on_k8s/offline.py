@@ -17,6 +17,7 @@ import runpy
 import secrets
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,11 @@ _AZURE_NAME_INPUTS = {
     "azure-native:dbforpostgresql:FirewallRule": "firewallRuleName",
     "azure-native:containerregistry:Registry": "registryName",
     "azure-native:authorization:RoleAssignment": "roleAssignmentName",
+    "azure-native:containerservice:ManagedCluster": "resourceName",
+    "azure-native:storage:StorageAccount": "accountName",
+    "azure-native:storage:BlobContainer": "containerName",
+    "azure-native:managedidentity:UserAssignedIdentity": "resourceName",
+    "azure-native:managedidentity:FederatedIdentityCredential": "federatedIdentityCredentialResourceName",
 }
 
 
@@ -134,6 +140,18 @@ def _azure_outputs(type_token: str, name: str, inputs: dict[str, Any]) -> dict[s
         outputs["fullyQualifiedDomainName"] = f"{azure_name}.postgres.database.azure.com"
     elif type_token == "azure-native:containerregistry:Registry":
         outputs["loginServer"] = f"{azure_name.lower()}.azurecr.io"
+    elif type_token == "azure-native:containerservice:ManagedCluster":
+        outputs["oidcIssuerProfile"] = {"enabled": True,
+                                        "issuerURL": f"https://westeurope.oic.prod-aks.azure.com/offline/{suffix}/"}
+        outputs["identityProfile"] = {"kubeletidentity": {
+            "objectId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"kubelet/{name}")),
+            "clientId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"kubelet-client/{name}")),
+            "resourceId": f"/subscriptions/{OFFLINE_SUBSCRIPTION}/resourceGroups/{group}/providers/"
+                          f"Microsoft.ManagedIdentity/userAssignedIdentities/{azure_name}-agentpool"}}
+        outputs["fqdn"] = f"{azure_name}-{suffix}.hcp.westeurope.azmk8s.io"
+    elif type_token == "azure-native:managedidentity:UserAssignedIdentity":
+        outputs["clientId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"client/{name}"))
+        outputs["principalId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"principal/{name}"))
     return outputs
 
 
@@ -187,6 +205,7 @@ class OfflineEngine(mocks.Mocks):
         self._invoke_handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "tls:index/getPublicKey:getPublicKey": self._get_public_key,
             "vault:kv/getSecretV2:getSecretV2": self._get_kv_secret,
+            "azure-native:containerservice:listManagedClusterUserCredentials": self._cluster_credentials,
             **(extra_invokes or {}),
         }
         self._local = threading.local()
@@ -200,6 +219,12 @@ class OfflineEngine(mocks.Mocks):
         public = _public_key_for(private)
         return {"algorithm": "ED25519", "publicKeyOpenssh": public, "publicKeyPem": public,
                 "publicKeyFingerprintMd5": "", "publicKeyFingerprintSha256": "", "id": "offline"}
+
+    @staticmethod
+    def _cluster_credentials(args: dict[str, Any]) -> dict[str, Any]:
+        kubeconfig = (f"apiVersion: v1\nkind: Config\nclusters:\n- name: {args.get('resourceName')}\n"
+                      "  cluster: {server: 'https://offline.invalid:443'}\ncontexts: []\nusers: []\n")
+        return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
 
     @staticmethod
     def _get_kv_secret(args: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,8 @@ class AirflowImageArgs:
     airflow_version: str
     resource_group_name: pulumi.Input[str]
     location: str
+    # Object id of the AKS kubelet identity that pulls the image.
+    kubelet_object_id: pulumi.Input[str]
     context_dir: Path = IMAGE_CONTEXT_DIR
 
 
@@ -90,7 +92,7 @@ class AirflowImage(pulumi.ComponentResource):
 
         acr_pull = authorization.RoleAssignment(
             f"{name}-kubelet-acr-pull",
-            principal_id=settings.kubelet_object_id,
+            principal_id=args.kubelet_object_id,
             principal_type="ServicePrincipal",
             role_definition_id=registry.id.apply(acr_pull_role_definition_id),
             scope=registry.id,

@@ -42,6 +42,7 @@ def minimal_config(**overrides: str) -> dict[str, str]:
         "kubeletObjectId": KUBELET_OBJECT_ID,
         "networkPostgresCidrs": '["10.20.4.0/24"]',
         "networkKubeApiCidrs": '["198.51.100.10/32"]',
+        "clusterOidcIssuerUrl": "https://westeurope.oic.prod-aks.azure.com/tenant/issuer/",
     }
     config.update(overrides)
     return config

@@ -83,7 +83,12 @@ def test_fernet_key_is_accepted_by_fernet(stack_run: ProgramRun) -> None:
 
 def test_every_resource_sits_under_the_explicit_kubernetes_provider(stack_run: ProgramRun) -> None:
     provider = stack_run.one("pulumi:providers:kubernetes")
-    assert provider.inputs.get("context") in ("aks-airflow-dev", "aks-airflow-prod")
+    if stack_run.stack == "dev":  # an existing cluster, reached through the operator's kube context
+        assert provider.inputs.get("context") == "aks-airflow-dev"
+    else:  # the created AKS cluster's kubeconfig, kept secret
+        assert "context" not in provider.inputs
+        assert "clusters:" in plain(provider.inputs["kubeconfig"])
+        assert list(secrets_in(provider.inputs["kubeconfig"]))
     for resource in stack_run.resources:
         if resource.type.startswith("kubernetes:"):
             assert resource.provider.startswith(provider.urn), resource.name
@@ -95,10 +100,13 @@ TOP_LEVEL_CUSTOM_TYPES = {"pulumi:providers:kubernetes", "pulumi:providers:vault
 
 def test_components_parent_their_children(stack_run: ProgramRun) -> None:
     components = {resource.urn: resource for resource in stack_run.resources if not resource.custom}
-    assert {resource.type for resource in components.values()} == {
-        "airflow-on-k8s:airflow:AirflowRelease", "airflow-on-k8s:database:ManagedPostgres",
-        "airflow-on-k8s:image:AirflowImage", "airflow-on-k8s:vault:VaultIntegration",
-        "airflow-on-k8s:ingress:AirflowIngress", "airflow-on-k8s:network:AirflowNetwork"}
+    expected = {"airflow-on-k8s:airflow:AirflowRelease", "airflow-on-k8s:database:ManagedPostgres",
+                "airflow-on-k8s:image:AirflowImage", "airflow-on-k8s:vault:VaultIntegration",
+                "airflow-on-k8s:ingress:AirflowIngress", "airflow-on-k8s:network:AirflowNetwork",
+                "airflow-on-k8s:logs:TaskLogStorage"}
+    if stack_run.stack == "prod":
+        expected.add("airflow-on-k8s:cluster:AksCluster")
+    assert {resource.type for resource in components.values()} == expected
     for resource in stack_run.resources:
         if resource.custom and resource.type not in TOP_LEVEL_CUSTOM_TYPES:
             assert resource.parent in components, resource.name

@@ -69,7 +69,10 @@ bad_values = st.one_of(
 def test_generated_bad_values_always_end_in_config_error(bad: tuple[str, str], stack: str) -> None:
     key, value = bad
     try:
-        base = managed_config("public") if key.startswith("postgres") else minimal_config(imageSource="existing")
+        if key.startswith("postgres"):
+            base = managed_config("public")
+        else:
+            base = minimal_config(imageSource="existing", clusterMode="create", clusterOidcIssuerUrl="")
         parse_stack_config({**base, key: value}, stack=stack, secret_keys=MINIMAL_SECRET_KEYS)
     except ConfigError as error:
         assert error.key == f"airflow-on-k8s:{key}"

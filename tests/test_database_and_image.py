@@ -17,7 +17,6 @@ from airflow_on_k8s.naming import METADATA_CONNECTION_KEY
 from airflow_on_k8s.offline import ProgramRun
 from components.airflow_image import ACR_PULL_ROLE_ID
 from tests.harness import (
-    KUBELET_OBJECT_ID,
     METADATA_CONNECTION,
     MINIMAL_SECRET_KEYS,
     RELEASE_TYPE,
@@ -188,8 +187,9 @@ def test_release_reads_the_managed_database_connection(stack_run: ProgramRun) ->
 
 def test_release_waits_for_database_and_image(stack_run: ProgramRun) -> None:
     dependencies = set(stack_run.one(RELEASE_TYPE).dependencies)
-    for resource_type in (SERVER, DATABASE, CONFIGURATION, IMAGE, ROLE_ASSIGNMENT):
-        assert stack_run.one(resource_type).urn in dependencies, resource_type
+    for resource_type, name in ((SERVER, None), (DATABASE, None), (CONFIGURATION, None), (IMAGE, None),
+                                (ROLE_ASSIGNMENT, "airflow-image-kubelet-acr-pull")):
+        assert stack_run.one(resource_type, name).urn in dependencies, resource_type
 
 
 # --- the registry and the image under mocks -----------------------------------------------------
@@ -217,14 +217,17 @@ def test_image_is_built_from_the_context_and_pushed_with_a_cache(stack_run: Prog
 
 
 def test_kubelet_identity_gets_acr_pull_on_the_registry(stack_run: ProgramRun) -> None:
-    assignment = plain(stack_run.one(ROLE_ASSIGNMENT).inputs)
+    assignment = plain(stack_run.one(ROLE_ASSIGNMENT, "airflow-image-kubelet-acr-pull").inputs)
     registry = stack_run.one(REGISTRY)
     assert assignment["scope"] == registry.outputs["id"]
     assert assignment["roleDefinitionId"].endswith(f"/roleDefinitions/{ACR_PULL_ROLE_ID}")
     assert assignment["roleDefinitionId"].startswith(registry.outputs["id"].split("/resourceGroups/")[0])
     assert assignment["principalType"] == "ServicePrincipal"
-    assert assignment["principalId"] in (KUBELET_OBJECT_ID, "3f2c8a1e-6b7d-4e0f-9a51-2d8c4b6e7f10",
-                                         "9b4e2f6a-1c3d-4a8b-b7e5-6f0a2c9d8e31")
+    if stack_run.stack == "prod":  # the created cluster's kubelet identity
+        cluster = stack_run.one("azure-native:containerservice:ManagedCluster")
+        assert assignment["principalId"] == cluster.outputs["identityProfile"]["kubeletidentity"]["objectId"]
+    else:  # an existing cluster: the object id from config
+        assert assignment["principalId"] == "3f2c8a1e-6b7d-4e0f-9a51-2d8c4b6e7f10"
 
 
 def test_push_identity_from_config_is_secret() -> None:
@@ -251,8 +254,8 @@ def test_existing_database_skips_creation_and_uses_the_given_connection() -> Non
 def test_existing_image_skips_registry_and_build() -> None:
     run = run_config(minimal_config(imageSource="existing", airflowImageRepository="registry.example.com/airflow",
                                     airflowImageTag="2.10.3-team7", registryPullSecretName="regcred"))
-    assert run.of_type(REGISTRY) == [] and run.of_type(IMAGE) == [] and run.of_type(ROLE_ASSIGNMENT) == []
-    assert run.of_type(RESOURCE_GROUP) == []  # nothing left to put in Azure
+    assert run.of_type(REGISTRY) == [] and run.of_type(IMAGE) == []
+    assert [r.name for r in run.of_type(ROLE_ASSIGNMENT)] == ["task-logs-blob-writer"]
     values = helm_values(run)
     assert values["images"]["airflow"] == {"repository": "registry.example.com/airflow", "tag": "2.10.3-team7",
                                            "pullPolicy": "IfNotPresent"}

@@ -44,6 +44,7 @@ def airflow_release(values: dict[str, Any], **props: Any) -> dict[str, Any]:
 
 
 INGRESS_TYPE = "kubernetes:networking.k8s.io/v1:Ingress"
+CLUSTER_TYPE = "azure-native:containerservice:ManagedCluster"
 VAULT_ROLE_TYPE = "vault:kubernetes/authBackendRole:AuthBackendRole"
 VAULT_POLICY_TYPE = "vault:index/policy:Policy"
 GOOD_VAULT_ROLE: dict[str, Any] = {
@@ -61,6 +62,8 @@ GOOD_AIRFLOW_VALUES: dict[str, Any] = {
     "webserverSecretKeySecretName": "airflow-webserver-key",
     "migrateDatabaseJob": {"useHelmHooks": False, "applyCustomEnv": False},
     "createUserJob": {"useHelmHooks": False, "applyCustomEnv": False},
+    "workers": {"resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}},
+    "config": {"logging": {"remote_logging": "True"}},
 }
 
 
@@ -147,6 +150,14 @@ FAILING_CASES: list[tuple[str, str, dict[str, Any]]] = [
      airflow_release(with_values(webserver={"webserverConfig": "OAUTH_PROVIDERS = [{'client_secret': 'abc'}]"}))),
     ("oidc-no-inline-secret", "kubernetes:core/v1:ConfigMap",
      {"data": {"webserver_config.py": 'CLIENT_SECRET = "abc"'}}),
+    ("task-pods-have-limits", RELEASE_TYPE, airflow_release(with_values(workers=None))),
+    ("task-pods-have-limits", RELEASE_TYPE,
+     airflow_release(with_values(workers={"resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}))),
+    ("remote-logging-required", RELEASE_TYPE, airflow_release(with_values(config={}))),
+    ("aks-spot-pool-scales-to-zero", CLUSTER_TYPE, {"agentPoolProfiles": [
+        {"name": "tasks", "scaleSetPriority": "Spot", "enableAutoScaling": True, "minCount": 2}]}),
+    ("aks-spot-pool-scales-to-zero", CLUSTER_TYPE, {"agentPoolProfiles": [
+        {"name": "tasks", "scaleSetPriority": "Spot", "count": 3}]}),
 ]
 
 
@@ -155,7 +166,8 @@ FAILING_CASES: list[tuple[str, str, dict[str, Any]]] = [
 def test_rule_reports_its_violation(rule: str, resource_type: str, inputs: dict[str, Any]) -> None:
     violations = analyze(single(resource_type, inputs))
     assert found(violations, rule), violations
-    assert all(violation.level == "mandatory" for violation in found(violations, rule))
+    expected = {r.level.value for r in RULES if r.name == rule}
+    assert {violation.level for violation in found(violations, rule)} == expected
 
 
 PASSING_CASES: list[tuple[str, str, dict[str, Any]]] = [
@@ -194,6 +206,13 @@ PASSING_CASES: list[tuple[str, str, dict[str, Any]]] = [
      {"metadata": {"name": "grafana"}, "spec": {"type": "LoadBalancer"}}),
     ("oidc-no-inline-secret", RELEASE_TYPE,
      airflow_release(with_values(webserver={"webserverConfig": "X = {'client_secret': os.environ['S']}"}))),
+    ("remote-logging-required", RELEASE_TYPE,
+     airflow_release(with_values(config={"kubernetes_executor": {"delete_worker_pods": "False"}}))),
+    ("remote-logging-required", RELEASE_TYPE,
+     airflow_release(with_values(config={}, logs={"persistence": {"enabled": True}}))),
+    ("aks-spot-pool-scales-to-zero", CLUSTER_TYPE, {"agentPoolProfiles": [
+        {"name": "system", "mode": "System", "enableAutoScaling": True, "minCount": 2},
+        {"name": "tasks", "scaleSetPriority": "Spot", "enableAutoScaling": True, "minCount": 0}]}),
 ]
 
 
@@ -341,7 +360,19 @@ MUTATIONS: list[tuple[str, tuple[str, str | None], Mutation]] = [
     ("webserver-not-public", RELEASE, _set_values("webserver.service.type", "LoadBalancer")),
     ("oidc-no-inline-secret", RELEASE,
      _set_values("webserver.webserverConfig", "OAUTH_PROVIDERS = [{'client_secret': 'hunter2-client'}]")),
+    ("task-pods-have-limits", RELEASE, _set_values("workers.resources", {"requests": {"cpu": "1"}})),
+    ("remote-logging-required", RELEASE, _set_values("config.logging.remote_logging", "False")),
 ]
+
+
+def test_spot_pool_kept_warm_is_advisory(prod_run: ProgramRun) -> None:
+    def keep_two_nodes(props: dict[str, Any]) -> None:
+        props["agentPoolProfiles"][1]["minCount"] = 2
+
+    assert not found(analyze(prod_run, stack_pack_config("prod")), "aks-spot-pool-scales-to-zero")
+    caught = found(analyze(mutated(prod_run, keep_two_nodes, (CLUSTER_TYPE, None)), stack_pack_config("prod")),
+                   "aks-spot-pool-scales-to-zero")
+    assert [(v.level, v.urn) for v in caught] == [("advisory", prod_run.one(CLUSTER_TYPE).urn)]
 
 
 def target(run: ProgramRun, where: tuple[str, str | None]) -> RecordedResource:
@@ -370,7 +401,8 @@ def test_prod_mutation_is_caught_by_its_rule_as_mandatory(rule: str, where: tupl
 
 def test_every_rule_has_a_mutation() -> None:
     assert {rule.name for rule in RULES} - {rule for rule, _, _ in MUTATIONS} == {
-        "image-registry-allowed", "namespace-default-deny"}  # the stack rule's mutation is below
+        "image-registry-allowed", "namespace-default-deny",  # mutations of these two are below
+        "aks-spot-pool-scales-to-zero"}
 
 
 DEFAULT_DENY = ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "network-airflow-default-deny")

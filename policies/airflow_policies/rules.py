@@ -10,6 +10,7 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema
 
 from .azure import StackResource, registry_flag_findings, resilience_findings, tls_findings
+from .compute import remote_logging_findings, spot_scale_to_zero_findings, task_limits_findings
 from .resources import (
     EXACT_VERSION,
     HELM_RELEASE_V3,
@@ -254,4 +255,17 @@ RULES: tuple[Rule, ...] = (
          "The webserver config never holds the OIDC client secret: it reads it from an env var fed by a Secret.",
          "Use os.environ[...] in webserver_config.py and a secretKeyRef env var.",
          check=inline_secret_findings),
+    Rule("task-pods-have-limits",
+         "Every task pod has CPU and memory requests and limits, so one task cannot starve or OOM the others.",
+         "Set workers.resources requests and limits for cpu and memory.",
+         check=task_limits_findings),
+    Rule("remote-logging-required",
+         "When task pods are deleted after they finish, their logs go to remote storage first.",
+         "Enable taskLogs (config.logging.remote_logging 'True'), or keep failed pods.",
+         check=remote_logging_findings),
+    Rule("aks-spot-pool-scales-to-zero",
+         "The spot task pool autoscales down to zero nodes between batch windows.",
+         "Set the spot pool's enable_auto_scaling=True and min_count=0.",
+         check=spot_scale_to_zero_findings,
+         level=EnforcementLevel.ADVISORY),
 )

@@ -1,0 +1,74 @@
+"""An AKS cluster that scales task compute to zero: on-demand system pool, spot task pool."""
+
+import base64
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azure_native.containerservice as containerservice
+
+from airflow_on_k8s.config import ClusterConfig
+from airflow_on_k8s.scheduling import SPOT_TAINT
+
+TASK_POOL_LABEL = {"airflow-on-k8s/pool": "tasks"}
+
+
+@dataclass(frozen=True)
+class AksClusterArgs:
+    settings: ClusterConfig
+    resource_group_name: pulumi.Input[str]
+    location: str
+    dns_prefix: str
+
+
+class AksCluster(pulumi.ComponentResource):
+    kubeconfig: pulumi.Output[str]
+    oidc_issuer_url: pulumi.Output[str]
+    kubelet_object_id: pulumi.Output[str]
+    cluster_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("airflow-on-k8s:cluster:AksCluster", name, None, opts)
+        settings = args.settings
+        spot_taint = f"{SPOT_TAINT['key']}={SPOT_TAINT['value']}:{SPOT_TAINT['effect']}"
+        cluster = containerservice.ManagedCluster(
+            f"{name}-cluster",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            dns_prefix=args.dns_prefix,
+            kubernetes_version=settings.kubernetes_version,
+            identity=containerservice.ManagedClusterIdentityArgs(type=containerservice.ResourceIdentityType.SYSTEM_ASSIGNED),
+            enable_rbac=True,
+            oidc_issuer_profile=containerservice.ManagedClusterOIDCIssuerProfileArgs(enabled=True),
+            security_profile=containerservice.ManagedClusterSecurityProfileArgs(
+                workload_identity=containerservice.ManagedClusterSecurityProfileWorkloadIdentityArgs(enabled=True)),
+            # The NetworkPolicies of the namespace need an enforcing engine.
+            network_profile=containerservice.ContainerServiceNetworkProfileArgs(
+                network_plugin="azure", network_policy=settings.network_policy),
+            agent_pool_profiles=[
+                # Long-lived control plane: scheduler, webserver, triggerer, statsd, system add-ons.
+                containerservice.ManagedClusterAgentPoolProfileArgs(
+                    name="system", mode="System", vm_size=settings.system_vm_size, os_type="Linux",
+                    type="VirtualMachineScaleSets", enable_auto_scaling=True, count=settings.system_min_count,
+                    min_count=settings.system_min_count, max_count=settings.system_max_count),
+                # Task pods only (they tolerate the taint); scales to zero between batch windows.
+                containerservice.ManagedClusterAgentPoolProfileArgs(
+                    name="tasks", mode="User", vm_size=settings.task_vm_size, os_type="Linux",
+                    type="VirtualMachineScaleSets", scale_set_priority="Spot", scale_set_eviction_policy="Delete",
+                    spot_max_price=settings.spot_max_price, enable_auto_scaling=True,
+                    count=settings.task_min_count, min_count=settings.task_min_count,
+                    max_count=settings.task_max_count, node_taints=[spot_taint], node_labels=TASK_POOL_LABEL),
+            ],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        credentials = containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=args.resource_group_name, resource_name=cluster.name,
+            opts=pulumi.InvokeOutputOptions(parent=self))
+        self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs.apply(
+            lambda kubeconfigs: base64.b64decode(kubeconfigs[0].value).decode()))
+        self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(
+            lambda profile: profile.issuer_url if profile and profile.issuer_url else "")
+        self.kubelet_object_id = cluster.identity_profile.apply(
+            lambda identities: (identities or {})["kubeletidentity"].object_id or "")
+        self.cluster_name = cluster.name
+        self.register_outputs({"clusterName": self.cluster_name, "oidcIssuerUrl": self.oidc_issuer_url,
+                               "kubeletObjectId": self.kubelet_object_id})
