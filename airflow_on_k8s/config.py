@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from airflow_on_k8s.errors import ConfigError
 from airflow_on_k8s.quantities import parse_quantity
@@ -634,12 +634,23 @@ def _worker_resources(reader: _Reader) -> WorkerResources:
     )
 
 
+def split_url(text: str) -> SplitResult:
+    """urlsplit that never raises: a malformed URL (bad IPv6 brackets, bad port) comes back empty,
+    so the caller's check reports it as a config error."""
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # raises on a port outside 0-65535
+    except ValueError:
+        return urlsplit("")
+    return parts
+
+
 def git_host(repo: str) -> str | None:
     """The host of an SSH git URL (scp-like or ssh://), or None if the URL is not SSH."""
     scp = _SCP_LIKE_SSH.match(repo)
     if scp:
         return scp.group("host")
-    parts = urlsplit(repo)
+    parts = split_url(repo)
     if parts.scheme == "ssh" and parts.hostname and parts.path not in ("", "/"):
         return parts.hostname
     return None
@@ -678,7 +689,7 @@ def _git_sync(reader: _Reader) -> GitSyncConfig:
             _check("PRIVATE KEY-----" in private_key.value, "gitSshPrivateKey", private_key.value,
                    "an OpenSSH or PEM private key", secret=True)
     else:
-        parts = urlsplit(repo)
+        parts = split_url(repo)
         _check(parts.scheme == "https" and bool(parts.hostname) and parts.password is None
                and parts.username is None, "gitRepo", repo,
                "an https:// URL without credentials because gitAuth is none")
@@ -800,7 +811,7 @@ def _existing_postgres(reader: _Reader) -> ExistingPostgresConfig:
     _check(connection is not None, "metadataConnection", None,
            "required with postgresMode existing: `pulumi config set --secret metadataConnection ...`")
     assert connection is not None
-    parts = urlsplit(connection.value)
+    parts = split_url(connection.value)
     sslmodes = parse_qs(parts.query).get("sslmode", [])
     _check(parts.scheme in ("postgresql", "postgresql+psycopg2") and parts.hostname == fqdn
            and bool(sslmodes) and sslmodes[-1] in _SECURE_SSLMODES, "metadataConnection", connection.value,
@@ -863,7 +874,7 @@ def duration_seconds(text: str) -> int | None:
 
 def _https_url(reader: _Reader, name: str, required_because: str) -> str:
     value = reader.string(name).rstrip("/")
-    parts = urlsplit(value)
+    parts = split_url(value)
     _check(parts.scheme == "https" and bool(parts.hostname) and parts.username is None, name, value,
            f"an https:// URL without credentials ({required_because})")
     return value
@@ -1067,7 +1078,7 @@ def _task_logs(reader: _Reader, cluster: ClusterConfig | None) -> TaskLogsConfig
     _check(cluster is None or not issuer, "clusterOidcIssuerUrl", issuer,
            "empty with clusterMode create: the created cluster's issuer is used")
     if cluster is None:
-        _check(urlsplit(issuer).scheme == "https", "clusterOidcIssuerUrl", issuer,
+        _check(split_url(issuer).scheme == "https", "clusterOidcIssuerUrl", issuer,
                "the cluster's OIDC issuer URL (az aks show --query oidcIssuerProfile.issuerUrl), required for "
                "task logs on an existing cluster")
     return TaskLogsConfig(storage_account_name=account or None, container=container, oidc_issuer_url=issuer or None)

@@ -10,14 +10,15 @@ from airflow_on_k8s.errors import ConfigError
 from tests.harness import MINIMAL_SECRET_KEYS, managed_config, minimal_config
 
 KEY_NAMES = [spec.name for spec in CONFIG_KEYS]
-# Storage only takes listed sizes, some above 10000; it gets its own strategy below.
+# Every integer key caps below 100000; storage only takes listed sizes and gets its own strategy.
 INTEGER_KEYS = [spec.name for spec in CONFIG_KEYS if spec.type == "integer" and spec.name != "postgresStorageSizeGb"]
 
 config_text = st.one_of(
     st.text(max_size=40),
     st.integers(min_value=-10**12, max_value=10**12).map(str),
     st.sampled_from(["", "latest", "true", "False", "0", "1.16", "~1.16", "4Gi", "500m", "-1",
-                     "1e999", "0x10", "null", "{}", "git@github.com:a/b.git", "https://x/y"]),
+                     "1e999", "0x10", "null", "{}", "git@github.com:a/b.git", "https://x/y",
+                     "https://[", "https://h:99999", "ssh://[x", "[\"10.0.0.0/8\"]", "[1, 2]", "{\"a\": [\"Admin\"]}"]),
 )
 
 
@@ -46,7 +47,7 @@ bad_values = st.one_of(
     st.tuples(st.just("postgresStorageSizeGb"),
               st.integers(min_value=1, max_value=40_000).filter(lambda n: n not in POSTGRES_STORAGE_SIZES).map(str)),
     st.tuples(st.sampled_from(INTEGER_KEYS),
-              st.one_of(st.integers(min_value=10_001).map(str),
+              st.one_of(st.integers(min_value=100_001).map(str),
                         st.integers(max_value=-1).map(str),
                         st.text(alphabet=string.ascii_letters, min_size=1))),
     st.tuples(st.sampled_from(["namespace", "releaseName"]),
