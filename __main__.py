@@ -175,13 +175,6 @@ pulumi.export("environment", config.environment)
 pulumi.export("namespace", airflow.namespace)
 pulumi.export("releaseName", airflow.release_name)
 pulumi.export("serviceAccounts", airflow.service_accounts)
-pulumi.export("secretNames", {
-    "metadataConnection": airflow.secret_names.metadata_connection,
-    "fernetKey": airflow.secret_names.fernet_key,
-    "webserverSecretKey": airflow.secret_names.webserver_secret_key,
-    "gitSshKey": airflow.secret_names.git_ssh_key,
-    "adminBootstrap": airflow.secret_names.admin_bootstrap,
-    "ssoClient": airflow.secret_names.sso_client,
-})
+pulumi.export("secretNames", airflow.created_secrets)
 if airflow.deploy_public_key is not None:
     pulumi.export("gitDeployPublicKey", airflow.deploy_public_key)

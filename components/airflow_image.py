@@ -9,17 +9,13 @@ import pulumi_azure_native.containerregistry as containerregistry
 import pulumi_docker_build as docker_build
 import pulumi_random as random
 
+from airflow_on_k8s.azure_ids import built_in_role_definition_id
 from airflow_on_k8s.config import ImageBuildConfig
 from airflow_on_k8s.image_context import IMAGE_CONTEXT_DIR, IMAGE_REPOSITORY_NAME, image_tag
 
 # Built-in role "AcrPull" (the same id in every tenant).
 ACR_PULL_ROLE_ID = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 PYTHON_VERSION = "3.11"
-
-
-def acr_pull_role_definition_id(registry_id: str) -> str:
-    subscription = registry_id.split("/")[2]
-    return f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{ACR_PULL_ROLE_ID}"
 
 
 @dataclass(frozen=True)
@@ -94,7 +90,7 @@ class AirflowImage(pulumi.ComponentResource):
             f"{name}-kubelet-acr-pull",
             principal_id=args.kubelet_object_id,
             principal_type="ServicePrincipal",
-            role_definition_id=registry.id.apply(acr_pull_role_definition_id),
+            role_definition_id=registry.id.apply(lambda scope: built_in_role_definition_id(scope, ACR_PULL_ROLE_ID)),
             scope=registry.id,
             description="AKS kubelet pulls the Airflow image (no image pull secret).",
             opts=pulumi.ResourceOptions(parent=self),

@@ -1,7 +1,7 @@
 """The official Airflow Helm chart with the KubernetesExecutor, and the Secrets it reads by name."""
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pulumi
@@ -28,6 +28,11 @@ CHART_NAME = "airflow"
 CHART_REPOSITORY = "https://airflow.apache.org"
 RELEASE_TIMEOUT_SECONDS = 600
 ADMIN_USERNAME = "admin"
+
+
+def _camel_case(snake: str) -> str:
+    first, *rest = snake.split("_")
+    return first + "".join(part.title() for part in rest)
 
 
 def fernet_key_from_base64(standard_base64: str) -> str:
@@ -59,6 +64,7 @@ class AirflowRelease(pulumi.ComponentResource):
     release_name: pulumi.Output[str]
     service_accounts: dict[str, str]
     secret_names: SecretNames
+    created_secrets: dict[str, str]  # camelCase role -> name, for every Secret this release created
     deploy_public_key: pulumi.Output[str] | None
     helm_values: dict[str, object]
 
@@ -67,6 +73,7 @@ class AirflowRelease(pulumi.ComponentResource):
         super().__init__("airflow-on-k8s:airflow:AirflowRelease", name, None, opts)
         airflow = args.airflow
         self.secret_names = secret_names(airflow.release_name)
+        self._created_names: set[str] = set()
         self.service_accounts = service_account_names(airflow.release_name).as_dict()
         overrides = dict(args.value_overrides)
         if args.sso_config is not None:
@@ -108,6 +115,9 @@ class AirflowRelease(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*key_secrets, *args.depends_on]),
         )
         self.release_name = release.name.apply(lambda value: value or airflow.release_name)
+        self.created_secrets = {_camel_case(role): secret_name
+                                for role, secret_name in asdict(self.secret_names).items()
+                                if secret_name in self._created_names}
 
         self.register_outputs({
             "namespace": self.namespace,
@@ -118,6 +128,7 @@ class AirflowRelease(pulumi.ComponentResource):
 
     def _secret(self, resource_name: str, secret_name: str, namespace: pulumi.Input[str],
                 data: dict[str, pulumi.Input[str]]) -> kubernetes.core.v1.Secret:
+        self._created_names.add(secret_name)
         return kubernetes.core.v1.Secret(
             resource_name,
             metadata=kubernetes.meta.v1.ObjectMetaArgs(

@@ -9,16 +9,12 @@ import pulumi_azure_native.managedidentity as managedidentity
 import pulumi_azure_native.storage as storage
 import pulumi_random as random
 
+from airflow_on_k8s.azure_ids import built_in_role_definition_id
 from airflow_on_k8s.config import TaskLogsConfig
 
 # Built-in role "Storage Blob Data Contributor".
 BLOB_DATA_CONTRIBUTOR_ROLE_ID = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
-
-
-def role_definition_id(scope_id: str, role_id: str) -> str:
-    subscription = scope_id.split("/")[2]
-    return f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{role_id}"
 
 
 def service_account_subject(namespace: str, service_account: str) -> str:
@@ -63,7 +59,8 @@ class TaskLogStorage(pulumi.ComponentResource):
             f"{name}-identity", resource_group_name=args.resource_group_name, location=args.location, opts=child)
         authorization.RoleAssignment(
             f"{name}-blob-writer", principal_id=identity.principal_id, principal_type="ServicePrincipal",
-            role_definition_id=account.id.apply(lambda scope: role_definition_id(scope, BLOB_DATA_CONTRIBUTOR_ROLE_ID)),
+            role_definition_id=account.id.apply(
+                lambda scope: built_in_role_definition_id(scope, BLOB_DATA_CONTRIBUTOR_ROLE_ID)),
             scope=account.id, description="Airflow writes and reads task logs.", opts=child)
         for role, service_account in args.service_accounts.items():
             managedidentity.FederatedIdentityCredential(

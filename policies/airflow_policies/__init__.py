@@ -22,6 +22,11 @@ PACK_ENFORCEMENT_LEVEL = EnforcementLevel.MANDATORY
 __all__ = ["PACK_ENFORCEMENT_LEVEL", "PACK_NAME", "RULES", "Rule", "build_policies"]
 
 
+def _policy_fields(rule: Rule) -> dict[str, Any]:
+    return {"name": rule.name, "description": rule.description, "enforcement_level": rule.level,
+            "config_schema": rule.schema(), "remediation_steps": rule.remediation}
+
+
 def _as_stack_policy(rule: Rule) -> StackValidationPolicy:
     stack_check = rule.stack_check
     assert stack_check is not None
@@ -33,14 +38,7 @@ def _as_stack_policy(rule: Rule) -> StackValidationPolicy:
         for urn, message in stack_check(resources, args.get_config() or {}):
             report_violation(message, urn)
 
-    return StackValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        enforcement_level=rule.level,
-        config_schema=rule.schema(),
-        remediation_steps=rule.remediation,
-    )
+    return StackValidationPolicy(validate=validate, **_policy_fields(rule))
 
 
 def _as_policy(rule: Rule) -> Policy:
@@ -54,14 +52,7 @@ def _as_policy(rule: Rule) -> Policy:
         for message in check(args.resource_type, args.props, config):
             report_violation(message, args.urn)
 
-    return ResourceValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        enforcement_level=rule.level,
-        config_schema=rule.schema(),
-        remediation_steps=rule.remediation,
-    )
+    return ResourceValidationPolicy(validate=validate, **_policy_fields(rule))
 
 
 def build_policies() -> list[Policy]:
