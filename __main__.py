@@ -20,7 +20,7 @@ from airflow_on_k8s.vault import secrets_config_section
 from components.airflow_image import AirflowImage, AirflowImageArgs
 from components.airflow_ingress import AirflowIngress, AirflowIngressArgs
 from components.airflow_network import AirflowNetwork, AirflowNetworkArgs
-from components.airflow_release import AirflowRelease, AirflowReleaseArgs
+from components.airflow_release import AirflowRelease, AirflowReleaseArgs, SsoLogin
 from components.aks_cluster import AksCluster, AksClusterArgs
 from components.managed_postgres import ManagedPostgres, ManagedPostgresArgs
 from components.task_logs import TaskLogStorage, TaskLogStorageArgs
@@ -123,8 +123,9 @@ if config.ingress is not None:
         "enable_proxy_fix": "True",
     }}})
 
-sso_client_secret: pulumi.Output[str] | None = None
+sso: SsoLogin | None = None
 if config.sso is not None:
+    sso_client_secret: pulumi.Output[str]
     if config.sso.client_secret is not None:
         sso_client_secret = pulumi.Output.secret(config.sso.client_secret.value)
     else:
@@ -132,6 +133,7 @@ if config.sso is not None:
         stored = vault.kv.get_secret_v2_output(mount=config.vault.kv_mount, name=config.sso.client_secret_vault_path,
                                                opts=pulumi.InvokeOutputOptions(provider=vault_provider))
         sso_client_secret = pulumi.Output.secret(stored.data.apply(lambda data: str(data["client_secret"])))
+    sso = SsoLogin(settings=config.sso, client_secret=sso_client_secret)
 
 airflow = AirflowRelease(
     "airflow",
@@ -142,8 +144,7 @@ airflow = AirflowRelease(
         git_ssh_private_key=config.airflow.git_sync.ssh_private_key,
         depends_on=waits_for,
         value_overrides=overrides,
-        sso_client_secret=sso_client_secret,
-        sso_config=config.sso,
+        sso=sso,
     ),
     opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider}),
 )

@@ -52,9 +52,14 @@ class AirflowReleaseArgs:
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
     # Values merged over the base values: the Vault backend, SSO, scheduling.
     value_overrides: Mapping[str, Any] = field(default_factory=dict)
-    # The OIDC client secret; when given, SSO replaces passwords and no admin password is made.
-    sso_client_secret: pulumi.Input[str] | None = None
-    sso_config: SsoConfig | None = None
+    # With SSO, the login replaces passwords: no admin password is made.
+    sso: "SsoLogin | None" = None
+
+
+@dataclass(frozen=True)
+class SsoLogin:
+    settings: SsoConfig
+    client_secret: pulumi.Input[str]
 
 
 class AirflowRelease(pulumi.ComponentResource):
@@ -76,8 +81,8 @@ class AirflowRelease(pulumi.ComponentResource):
         self._created_names: set[str] = set()
         self.service_accounts = service_account_names(airflow.release_name).as_dict()
         overrides = dict(args.value_overrides)
-        if args.sso_config is not None:
-            overrides = deep_merge(overrides, sso_values(args.sso_config, self.secret_names.sso_client))
+        if args.sso is not None:
+            overrides = deep_merge(overrides, sso_values(args.sso.settings, self.secret_names.sso_client))
         self.helm_values = build_helm_values(airflow, self.secret_names, args.image, overrides)
 
         namespace = kubernetes.core.v1.Namespace(
@@ -158,9 +163,9 @@ class AirflowRelease(pulumi.ComponentResource):
             self._secret(f"{name}-webserver-secret-key", names.webserver_secret_key, namespace,
                          {WEBSERVER_SECRET_KEY_KEY: webserver_bytes.hex}),
         ]
-        if args.sso_client_secret is not None:
+        if args.sso is not None:
             secrets.append(self._secret(f"{name}-sso-client", names.sso_client, namespace,
-                                        {CLIENT_SECRET_KEY: args.sso_client_secret}))
+                                        {CLIENT_SECRET_KEY: args.sso.client_secret}))
         else:
             # Until SSO is configured, the first admin's password waits in a Secret (see README).
             admin_password = random.RandomPassword(f"{name}-admin-password", length=32, special=False,
