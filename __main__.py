@@ -11,7 +11,12 @@ import pulumi_azure_native.resources as azure_resources
 import pulumi_kubernetes as kubernetes
 import pulumi_vault as vault
 
-from airflow_on_k8s.config import ExistingImageConfig, ExistingPostgresConfig, load_stack_config
+from airflow_on_k8s.config import (
+    ExistingImageConfig,
+    ExistingPostgresConfig,
+    ManagedPostgresConfig,
+    load_stack_config,
+)
 from airflow_on_k8s.helm_values import ImageSettings, deep_merge
 from airflow_on_k8s.naming import service_account_names
 from airflow_on_k8s.network import network_policy_specs
@@ -50,9 +55,12 @@ if needs_azure and config.azure.resource_group_name is None:
 
 cluster: AksCluster | None = None
 if config.cluster is not None:
+    private_zones = ((config.database.private_dns_zone_id,)
+                     if isinstance(config.database, ManagedPostgresConfig) and config.database.private_dns_zone_id
+                     else ())
     cluster = AksCluster("aks", AksClusterArgs(
         settings=config.cluster, resource_group_name=resource_group_name, location=config.azure.location,
-        dns_prefix=f"airflow-{config.stack}"))
+        dns_prefix=f"airflow-{config.stack}", linked_dns_zone_ids=private_zones))
     pulumi.export("clusterName", cluster.cluster_name)
 
 metadata_connection: pulumi.Output[str]
@@ -153,6 +161,8 @@ if config.vault is not None and vault_provider is not None:
     vault_integration = VaultIntegration(
         "vault",
         VaultIntegrationArgs(settings=config.vault, namespace=airflow.namespace,
+                             kubernetes_host=(config.vault.kubernetes_host if config.vault.kubernetes_host is not None
+                                              else _cluster_output(cluster).api_server_url),
                              service_accounts=airflow.service_accounts,
                              release_name=config.airflow.release_name),
         opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider, "vault": vault_provider}),

@@ -168,6 +168,9 @@ CONFIG_KEYS: tuple[KeySpec, ...] = (
     KeySpec("networkVaultCidrs", "array", "CIDRs of Vault (egress on Vault's port; required with Vault).", []),
     KeySpec("networkGitCidrs", "array", "CIDRs of the Git host. Empty: any address on ports 22 and 443.", []),
     KeySpec("networkTaskEgressCidrs", "array", "Extra CIDRs task pods may reach (their data sources).", []),
+    KeySpec("networkHttpsEgressCidrs", "array",
+            "CIDRs Airflow reaches on 443: Entra ID (token exchange, SSO), Blob Storage (task logs), the "
+            "Okta org. Required with taskLogs or SSO.", []),
     KeySpec("clusterMode", "string",
             "existing (kubeconfig/kubeContext) or create (an AKS cluster with a spot task pool).", "existing"),
     KeySpec("clusterKubernetesVersion", "string", "AKS Kubernetes version, 1.27 or newer (create).", "1.30"),
@@ -181,6 +184,8 @@ CONFIG_KEYS: tuple[KeySpec, ...] = (
             True),
     KeySpec("clusterSpotMaxPrice", "string", "Spot max price per hour in USD; -1 pays up to on-demand.", "-1"),
     KeySpec("clusterNetworkPolicy", "string", "Network policy engine: azure, calico or cilium (create).", "azure"),
+    KeySpec("clusterSubnetId", "string",
+            "Subnet of the node pools (create). Required with a private database: same or peered VNet.", ""),
     KeySpec("clusterOidcIssuerUrl", "string",
             "OIDC issuer of an existing cluster (workload identity for task logs). Create mode: from the cluster.",
             ""),
@@ -318,7 +323,7 @@ class VaultConfig:
     address: str
     namespace: str | None
     auth_path: str
-    kubernetes_host: str
+    kubernetes_host: str | None  # None: the created cluster's API server
     role_name: str
     token_ttl_seconds: int
     kv_mount: str
@@ -362,6 +367,7 @@ class NetworkConfig:
     vault_cidrs: tuple[str, ...]
     git_cidrs: tuple[str, ...]
     task_egress_cidrs: tuple[str, ...]
+    https_egress_cidrs: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -375,6 +381,7 @@ class ClusterConfig:
     task_max_count: int
     spot_max_price: float
     network_policy: str
+    subnet_id: str | None
 
 
 @dataclass(frozen=True)
@@ -903,7 +910,16 @@ def _seeds(reader: _Reader, name: str) -> tuple[tuple[str, SecretValue], ...]:
     return tuple((key, SecretValue(value)) for key, value in sorted(entries.items()))
 
 
-def _vault(reader: _Reader) -> VaultConfig | None:
+def _vault_kubernetes_host(reader: _Reader, creates_cluster: bool) -> str | None:
+    if creates_cluster:
+        host = reader.string("vaultKubernetesHost")
+        _check(not host, "vaultKubernetesHost", host, "empty with clusterMode create: the created cluster's API "
+               "server is used")
+        return None
+    return _https_url(reader, "vaultKubernetesHost", "the API server Vault reviews tokens with")
+
+
+def _vault(reader: _Reader, creates_cluster: bool) -> VaultConfig | None:
     if not reader.string("vaultAddress"):
         for name in ("vaultSeedConnections", "vaultSeedVariables"):
             _check(reader.secret(name) is None, name, "[secret]", "empty without vaultAddress", secret=True)
@@ -924,7 +940,7 @@ def _vault(reader: _Reader) -> VaultConfig | None:
         address=address,
         namespace=namespace or None,
         auth_path=_vault_path(reader, "vaultAuthPath"),
-        kubernetes_host=_https_url(reader, "vaultKubernetesHost", "the API server Vault reviews tokens with"),
+        kubernetes_host=_vault_kubernetes_host(reader, creates_cluster),
         role_name=role,
         token_ttl_seconds=ttl,
         kv_mount=_vault_path(reader, "vaultKvMount"),
@@ -959,9 +975,10 @@ def _ingress(reader: _Reader) -> IngressConfig | None:
     _check(bool(_HOSTNAME.match(host)), "ingressHost", host, "a DNS name such as airflow.example.com")
     _check(bool(issuer) != bool(tls_secret), "ingressClusterIssuer", issuer,
            "exactly one of ingressClusterIssuer (cert-manager) and ingressTlsSecretName: the UI is TLS only")
-    for name, value in (("ingressClusterIssuer", issuer), ("ingressTlsSecretName", tls_secret),
-                        ("ingressClassName", reader.string("ingressClassName"))):
+    for name, value in (("ingressClusterIssuer", issuer), ("ingressTlsSecretName", tls_secret)):
         _check(value == "" or bool(_DNS1123_SUBDOMAIN.match(value)), name, value, "a Kubernetes object name")
+    class_name = reader.string("ingressClassName")
+    _check(bool(_DNS1123_SUBDOMAIN.match(class_name)), "ingressClassName", class_name, "an IngressClass name")
     return IngressConfig(host=host, class_name=reader.string("ingressClassName"), cluster_issuer=issuer or None,
                          tls_secret_name=tls_secret or None,
                          controller_namespace=_dns_label(reader, "ingressControllerNamespace"))
@@ -1008,6 +1025,8 @@ def _sso(reader: _Reader, vault: VaultConfig | None, ingress: IngressConfig | No
     if vault_path:
         _check(vault is not None and bool(_VAULT_PATH.fullmatch(vault_path)), "ssoClientSecretVaultPath",
                vault_path, "a path inside vaultKvMount (needs vaultAddress)")
+        _check(vault is None or not vault.create_kv_mount, "ssoClientSecretVaultPath", vault_path,
+               "empty while vaultCreateKvMount is true: the secret must exist before the first update reads it")
     default_role = reader.choice("ssoDefaultRole", AIRFLOW_ROLES)
     return SsoConfig(provider="azure" if provider == "azure" else "okta", tenant_id=tenant or None,
                      okta_domain=domain or None, client_id=client_id, client_secret=secret,
@@ -1015,10 +1034,17 @@ def _sso(reader: _Reader, vault: VaultConfig | None, ingress: IngressConfig | No
                      role_mapping=_role_mapping(reader))
 
 
-def _network(reader: _Reader, vault: VaultConfig | None) -> NetworkConfig | None:
+def _https_egress_reason(reader: _Reader, sso: SsoConfig | None) -> str | None:
+    reasons = ([f"SSO reaches {sso.provider} over https"] if sso else []) + (
+        ["task logs go to Blob Storage after an Entra ID token exchange"] if reader.boolean("taskLogs") else [])
+    return "; ".join(reasons) or None
+
+
+def _network(reader: _Reader, vault: VaultConfig | None, needs_https: str | None) -> NetworkConfig | None:
     if not reader.boolean("networkPoliciesEnabled"):
         return None
     return NetworkConfig(
+        https_egress_cidrs=_cidrs(reader, "networkHttpsEgressCidrs", required_because=needs_https),
         postgres_cidrs=_cidrs(reader, "networkPostgresCidrs", required_because="the metadata database"),
         kube_api_cidrs=_cidrs(reader, "networkKubeApiCidrs", required_because="the scheduler creates task pods"),
         vault_cidrs=_cidrs(reader, "networkVaultCidrs",
@@ -1035,9 +1061,12 @@ def _vm_size(reader: _Reader, name: str) -> str:
     return value
 
 
-def _cluster(reader: _Reader) -> ClusterConfig | None:
+def _cluster(reader: _Reader, stack: str, environment: Environment) -> ClusterConfig | None:
     if reader.choice("clusterMode", ("existing", "create")) == "existing":
         return None
+    # The stack name becomes the cluster's DNS prefix (airflow-<stack>).
+    _check(bool(re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,44}[A-Za-z0-9])?", stack)), "clusterMode", "create",
+           f"used on a stack whose name suits an AKS DNS prefix (letters, digits, '-'); {stack!r} does not")
     version = reader.string("clusterKubernetesVersion")
     match = re.fullmatch(r"(\d+)\.(\d+)(\.\d+)?", version)
     _check(match is not None and (int(match.group(1)), int(match.group(2))) >= (1, 27),
@@ -1056,13 +1085,24 @@ def _cluster(reader: _Reader) -> ClusterConfig | None:
         price = float(price_text)
     except ValueError:
         price = 0.0
-    _check(price == -1 or price > 0, "clusterSpotMaxPrice", price_text,
+    _check(price == -1 or (0 < price < 10_000), "clusterSpotMaxPrice", price_text,
            "-1 (up to the on-demand price) or a positive price per hour in USD")
     return ClusterConfig(
         kubernetes_version=version, system_vm_size=_vm_size(reader, "clusterSystemVmSize"),
         system_min_count=system_min, system_max_count=system_max, task_vm_size=_vm_size(reader, "clusterTaskVmSize"),
         task_min_count=task_min, task_max_count=task_max, spot_max_price=price,
-        network_policy=reader.choice("clusterNetworkPolicy", ("azure", "calico", "cilium")))
+        network_policy=reader.choice("clusterNetworkPolicy", ("azure", "calico", "cilium")),
+        subnet_id=_cluster_subnet(reader, environment))
+
+
+def _cluster_subnet(reader: _Reader, environment: Environment) -> str | None:
+    subnet = reader.string("clusterSubnetId")
+    network = reader.string("postgresNetwork") or PROFILES[environment].postgres_network
+    private_database = reader.string("postgresMode") == "managed" and network == "private"
+    _check(bool(_AZURE_SUBNET_ID.match(subnet)) or (not subnet and not private_database), "clusterSubnetId",
+           subnet, "a subnet resource id in the database's VNet (or a peered one): required with a private "
+           "database, or pods cannot reach it")
+    return subnet or None
 
 
 def _task_logs(reader: _Reader, cluster: ClusterConfig | None) -> TaskLogsConfig | None:
@@ -1120,9 +1160,10 @@ def parse_stack_config(raw: Mapping[str, str], *, stack: str, secret_keys: Set[s
         ),
         git_sync=_git_sync(reader),
     )
-    vault = _vault(reader)
+    vault = _vault(reader, creates_cluster=reader.string("clusterMode") == "create")
     ingress = _ingress(reader)
-    cluster = _cluster(reader)
+    cluster = _cluster(reader, stack, environment)
+    sso = _sso(reader, vault, ingress)
     return StackConfig(
         stack=stack,
         environment=environment,
@@ -1133,8 +1174,8 @@ def parse_stack_config(raw: Mapping[str, str], *, stack: str, secret_keys: Set[s
         image=_image_source(reader, environment, airflow_version),
         vault=vault,
         ingress=ingress,
-        sso=_sso(reader, vault, ingress),
-        network=_network(reader, vault),
+        sso=sso,
+        network=_network(reader, vault, _https_egress_reason(reader, sso)),
         cluster=cluster,
         scheduling=SchedulingConfig(
             spot_task_pods=reader.boolean("spotTaskPods"),

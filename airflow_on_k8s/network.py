@@ -20,6 +20,8 @@ DNS_PORT = 53
 GIT_PORTS = (22, 443)
 KUBE_API_PORT = 443
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+ACME_SOLVER_LABEL = "acme.cert-manager.io/http01-solver"
+ACME_SOLVER_PORT = 8089
 
 
 def _pods(release: str, *components: str) -> dict[str, Any]:
@@ -62,8 +64,9 @@ def network_policy_specs(release: str, network: NetworkConfig, ingress: IngressC
                 [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: "kube-system"}}}],
                 _ports(DNS_PORT, protocol="UDP") + _ports(DNS_PORT)),
         _egress("allow-metadata-db", airflow, _to_cidrs(network.postgres_cidrs), _ports(POSTGRES_PORT)),
-        # The scheduler creates, watches and deletes the task pods.
-        _egress("allow-kube-api", _pods(release, "scheduler"), _to_cidrs(network.kube_api_cidrs),
+        # The scheduler creates, watches and deletes the task pods; the webserver reads running
+        # task pods' logs through the API.
+        _egress("allow-kube-api", _pods(release, "scheduler", "webserver"), _to_cidrs(network.kube_api_cidrs),
                 _ports(KUBE_API_PORT)),
         # git-sync runs beside the scheduler and triggerer and as the task pods' init container.
         _egress("allow-git", _pods(release, "scheduler", "triggerer", "worker"),
@@ -92,6 +95,17 @@ def network_policy_specs(release: str, network: NetworkConfig, ingress: IngressC
             "podSelector": _pods(release, "webserver"), "policyTypes": ["Ingress"],
             "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
                 NAMESPACE_NAME_LABEL: ingress.controller_namespace}}}], "ports": _ports(AIRFLOW_UI_PORT)}],
+        }))
+    if network.https_egress_cidrs:
+        # Entra ID token exchange (workload identity, SSO), Blob Storage (task logs), the IdP.
+        specs.append(_egress("allow-https-services", _pods(release, "worker", "scheduler", "triggerer", "webserver"),
+                             _to_cidrs(network.https_egress_cidrs), _ports(443)))
+    if ingress is not None and ingress.cluster_issuer:
+        # cert-manager's HTTP-01 solver pods answer the ACME challenge in this namespace.
+        specs.append(("allow-acme-solver", {
+            "podSelector": {"matchLabels": {ACME_SOLVER_LABEL: "true"}}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
+                NAMESPACE_NAME_LABEL: ingress.controller_namespace}}}], "ports": _ports(ACME_SOLVER_PORT)}],
         }))
     if network.task_egress_cidrs:
         specs.append(_egress("allow-task-egress", _pods(release, "worker"), _to_cidrs(network.task_egress_cidrs),

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_azure_native.containerservice as containerservice
+import pulumi_azure_native.privatedns as privatedns
 
 from airflow_on_k8s.config import ClusterConfig
 from airflow_on_k8s.scheduling import SPOT_TAINT
@@ -18,6 +19,8 @@ class AksClusterArgs:
     resource_group_name: pulumi.Input[str]
     location: str
     dns_prefix: str
+    # Private DNS zones (e.g. the database's) that pods must resolve: linked to the nodes' VNet.
+    linked_dns_zone_ids: tuple[str, ...] = ()
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -25,6 +28,7 @@ class AksCluster(pulumi.ComponentResource):
     oidc_issuer_url: pulumi.Output[str]
     kubelet_object_id: pulumi.Output[str]
     cluster_name: pulumi.Output[str]
+    api_server_url: pulumi.Output[str]
 
     def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("airflow-on-k8s:cluster:AksCluster", name, None, opts)
@@ -43,20 +47,24 @@ class AksCluster(pulumi.ComponentResource):
                 workload_identity=containerservice.ManagedClusterSecurityProfileWorkloadIdentityArgs(enabled=True)),
             # The NetworkPolicies of the namespace need an enforcing engine.
             network_profile=containerservice.ContainerServiceNetworkProfileArgs(
-                network_plugin="azure", network_policy=settings.network_policy),
+                network_plugin="azure", network_policy=settings.network_policy,
+                # AKS accepts the cilium policy engine only with the cilium dataplane.
+                network_dataplane="cilium" if settings.network_policy == "cilium" else None),
             agent_pool_profiles=[
                 # Long-lived control plane: scheduler, webserver, triggerer, statsd, system add-ons.
                 containerservice.ManagedClusterAgentPoolProfileArgs(
                     name="system", mode="System", vm_size=settings.system_vm_size, os_type="Linux",
                     type="VirtualMachineScaleSets", enable_auto_scaling=True, count=settings.system_min_count,
-                    min_count=settings.system_min_count, max_count=settings.system_max_count),
+                    min_count=settings.system_min_count, max_count=settings.system_max_count,
+                    vnet_subnet_id=settings.subnet_id),
                 # Task pods only (they tolerate the taint); scales to zero between batch windows.
                 containerservice.ManagedClusterAgentPoolProfileArgs(
                     name="tasks", mode="User", vm_size=settings.task_vm_size, os_type="Linux",
                     type="VirtualMachineScaleSets", scale_set_priority="Spot", scale_set_eviction_policy="Delete",
                     spot_max_price=settings.spot_max_price, enable_auto_scaling=True,
                     count=settings.task_min_count, min_count=settings.task_min_count,
-                    max_count=settings.task_max_count, node_taints=[spot_taint], node_labels=TASK_POOL_LABEL),
+                    max_count=settings.task_max_count, node_taints=[spot_taint], node_labels=TASK_POOL_LABEL,
+                    vnet_subnet_id=settings.subnet_id),
             ],
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -70,5 +78,15 @@ class AksCluster(pulumi.ComponentResource):
         self.kubelet_object_id = cluster.identity_profile.apply(
             lambda identities: (identities or {})["kubeletidentity"].object_id or "")
         self.cluster_name = cluster.name
+        self.api_server_url = cluster.fqdn.apply(lambda fqdn: f"https://{fqdn}:443")
+        if settings.subnet_id:
+            virtual_network_id = settings.subnet_id.split("/subnets/")[0]
+            for index, zone_id in enumerate(args.linked_dns_zone_ids):
+                zone_group, zone_name = zone_id.split("/")[4], zone_id.rstrip("/").split("/")[-1]
+                privatedns.VirtualNetworkLink(
+                    f"{name}-dns-link-{index}", resource_group_name=zone_group, private_zone_name=zone_name,
+                    location="global", registration_enabled=False,
+                    virtual_network=privatedns.SubResourceArgs(id=virtual_network_id),
+                    opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"clusterName": self.cluster_name, "oidcIssuerUrl": self.oidc_issuer_url,
                                "kubeletObjectId": self.kubelet_object_id})

@@ -80,7 +80,8 @@ class ManagedPostgres(pulumi.ComponentResource):
             configuration_name="require_secure_transport",
             value="on",
             source="user-override",
-            opts=pulumi.ResourceOptions(parent=self),
+            # Flexible Server accepts one write at a time: settings after the database, rules after both.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[database]),
         )
         self.resources = [server, database, require_tls]
         for cidr in settings.allowed_cidrs:
@@ -92,7 +93,7 @@ class ManagedPostgres(pulumi.ComponentResource):
                 firewall_rule_name=firewall_rule_name(cidr),
                 start_ip_address=start,
                 end_ip_address=end,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.resources[-1]]),
             ))
 
         self.fqdn = server.fully_qualified_domain_name.apply(lambda fqdn: fqdn or "")

@@ -62,12 +62,15 @@ class TaskLogStorage(pulumi.ComponentResource):
             role_definition_id=account.id.apply(
                 lambda scope: built_in_role_definition_id(scope, BLOB_DATA_CONTRIBUTOR_ROLE_ID)),
             scope=account.id, description="Airflow writes and reads task logs.", opts=child)
+        previous: list[pulumi.Resource] = []
         for role, service_account in args.service_accounts.items():
-            managedidentity.FederatedIdentityCredential(
+            # Azure refuses concurrent writes of credentials on one identity: one after another.
+            credential = managedidentity.FederatedIdentityCredential(
                 f"{name}-federation-{role}", resource_group_name=args.resource_group_name,
                 resource_name_=identity.name, federated_identity_credential_resource_name=f"airflow-{role}",
                 issuer=args.oidc_issuer_url, subject=service_account_subject(args.namespace, service_account),
-                audiences=[TOKEN_EXCHANGE_AUDIENCE], opts=child)
+                audiences=[TOKEN_EXCHANGE_AUDIENCE], opts=pulumi.ResourceOptions(parent=self, depends_on=previous))
+            previous = [credential]
         self.client_id = identity.client_id
         self.account_url = account.name.apply(lambda account_name_: f"https://{account_name_}.blob.core.windows.net")
         self.container = settings.container

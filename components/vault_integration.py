@@ -27,6 +27,8 @@ def _decoded(data: Mapping[str, str] | None, key: str) -> str:
 class VaultIntegrationArgs:
     settings: VaultConfig
     namespace: pulumi.Input[str]
+    # The API server Vault sends TokenReviews to (config, or the created cluster's).
+    kubernetes_host: pulumi.Input[str]
     # The chart's ServiceAccounts by role, from the AirflowRelease component.
     service_accounts: Mapping[str, str]
     release_name: str
@@ -73,7 +75,7 @@ class VaultIntegration(pulumi.ComponentResource):
         vault.kubernetes.AuthBackendConfig(
             f"{name}-kubernetes-auth-config",
             backend=auth.path,
-            kubernetes_host=settings.kubernetes_host,
+            kubernetes_host=args.kubernetes_host,
             kubernetes_ca_cert=token.data.apply(lambda data: _decoded(data, "ca.crt")),
             token_reviewer_jwt=reviewer_jwt,
             opts=child)

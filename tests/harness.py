@@ -43,6 +43,7 @@ def minimal_config(**overrides: str) -> dict[str, str]:
         "networkPostgresCidrs": '["10.20.4.0/24"]',
         "networkKubeApiCidrs": '["198.51.100.10/32"]',
         "clusterOidcIssuerUrl": "https://westeurope.oic.prod-aks.azure.com/tenant/issuer/",
+        "networkHttpsEgressCidrs": '["20.190.128.0/18"]',
     }
     config.update(overrides)
     return config

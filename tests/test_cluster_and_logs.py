@@ -22,7 +22,7 @@ ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 
 def test_prod_cluster_scales_tasks_to_zero_on_spot(prod_run: ProgramRun) -> None:
     cluster = plain(prod_run.one(CLUSTER).inputs)
-    assert cluster["kubernetesVersion"] == "1.30"
+    assert cluster["kubernetesVersion"] == "1.33"
     assert cluster["oidcIssuerProfile"] == {"enabled": True}
     assert cluster["securityProfile"] == {"workloadIdentity": {"enabled": True}}
     assert (cluster["networkProfile"]["networkPlugin"], cluster["networkProfile"]["networkPolicy"]) == (
@@ -35,6 +35,32 @@ def test_prod_cluster_scales_tasks_to_zero_on_spot(prod_run: ProgramRun) -> None
         "User", "Spot", "Delete", -1)
     assert (tasks["enableAutoScaling"], tasks["minCount"], tasks["maxCount"]) == (True, 0, 30)
     assert tasks["nodeTaints"] == ["kubernetes.azure.com/scalesetpriority=spot:NoSchedule"]
+    assert system["vnetSubnetID"] == tasks["vnetSubnetID"] and tasks["vnetSubnetID"].endswith("/subnets/snet-aks")
+
+
+def test_nodes_resolve_the_private_database(prod_run: ProgramRun) -> None:
+    link = plain(prod_run.one("azure-native:privatedns:VirtualNetworkLink").inputs)
+    subnet = plain(prod_run.one(CLUSTER).inputs)["agentPoolProfiles"][0]["vnetSubnetID"]
+    assert link["virtualNetwork"] == {"id": subnet.split("/subnets/")[0]}
+    assert link["privateZoneName"] == "airflow-prod.postgres.database.azure.com"
+    assert link["resourceGroupName"] == "rg-network-prod" and link["registrationEnabled"] is False
+
+
+def test_vault_reviews_tokens_at_the_created_api_server(prod_run: ProgramRun) -> None:
+    host = plain(prod_run.one("vault:kubernetes/authBackendConfig:AuthBackendConfig").inputs)["kubernetesHost"]
+    assert host == f"https://{prod_run.one(CLUSTER).outputs['fqdn']}:443"
+
+
+def test_federated_credentials_are_written_one_at_a_time(stack_run: ProgramRun) -> None:
+    credentials = stack_run.of_type(FEDERATION)
+    for earlier, later in zip(credentials, credentials[1:], strict=False):
+        assert earlier.urn in later.dependencies
+
+
+def test_cilium_policy_brings_its_dataplane() -> None:
+    run = run_config({**minimal_config(clusterMode="create", clusterNetworkPolicy="cilium"),
+                      "clusterOidcIssuerUrl": ""})
+    assert plain(run.one(CLUSTER).inputs)["networkProfile"]["networkDataplane"] == "cilium"
 
 
 def test_dev_uses_its_existing_cluster(dev_run: ProgramRun) -> None:
@@ -128,6 +154,9 @@ def test_task_logs_can_be_turned_off() -> None:
     ({"clusterKubernetesVersion": "latest"}, "clusterKubernetesVersion", "1.27 or newer"),
     ({"clusterSpotMaxPrice": "cheap"}, "clusterSpotMaxPrice", "-1 (up to the on-demand price)"),
     ({"clusterNetworkPolicy": "none"}, "clusterNetworkPolicy", "one of azure, calico, cilium"),
+    ({"clusterSpotMaxPrice": "inf"}, "clusterSpotMaxPrice", "-1 (up to the on-demand price)"),
+    ({"vaultAddress": "https://vault.example.com", "vaultKubernetesHost": "https://k.example.com",
+      "networkVaultCidrs": '["10.0.0.0/8"]'}, "vaultKubernetesHost", "empty with clusterMode create"),
 ])
 def test_bad_cluster_config_is_one_line(overrides: dict[str, str], key: str, allowed: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -153,3 +182,21 @@ def test_pod_override_example_raises_one_tasks_limits_on_spot() -> None:
     assert "pod_override" in ast.unparse(overrides[0].value)
     assert 'name="base"' in source and 'limits={"cpu": "4", "memory": "12Gi"}' in source
     assert "kubernetes.azure.com/scalesetpriority" in source and '"retries": 3' in source
+
+
+def test_private_database_needs_the_nodes_in_its_network() -> None:
+    config = {**minimal_config(clusterMode="create", clusterOidcIssuerUrl="", postgresMode="managed",
+                               postgresNetwork="private",
+                               postgresDelegatedSubnetId="/subscriptions/6c1f3d2a-8e4b-4b7c-9d0e-1a2b3c4d5e6f/"
+                               "resourceGroups/n/providers/Microsoft.Network/virtualNetworks/v/subnets/pg",
+                               postgresPrivateDnsZoneId="/subscriptions/6c1f3d2a-8e4b-4b7c-9d0e-1a2b3c4d5e6f/"
+                               "resourceGroups/n/providers/Microsoft.Network/privateDnsZones/a.postgres.database.azure.com")}
+    del config["postgresExistingFqdn"], config["metadataConnection"]
+    with pytest.raises(ConfigError, match="clusterSubnetId = '' is invalid: a subnet resource id"):
+        parse_stack_config(config, stack="prod", secret_keys=frozenset())
+
+
+def test_stack_name_must_suit_the_dns_prefix() -> None:
+    with pytest.raises(ConfigError, match="'prod_eu' does not"):
+        parse_stack_config({**minimal_config(clusterMode="create"), "clusterOidcIssuerUrl": "", "environment": "prod"},
+                           stack="prod_eu", secret_keys=MINIMAL_SECRET_KEYS)

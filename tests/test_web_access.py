@@ -160,6 +160,9 @@ def test_selectors_use_the_chart_pod_labels(stack_run: ProgramRun) -> None:
     chart_values = yaml.safe_load(chart_file("1.16.0", "values.yaml").read_text()) \
         if chart_file("1.16.0", "values.yaml").is_file() else None
     for name, spec in _policies(stack_run).items():
+        if name == "airflow-allow-acme-solver":  # cert-manager's pods, not Airflow's
+            assert spec["podSelector"] == {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}}
+            continue
         for selector in _selectors(spec):
             labels = selector.get("matchLabels", {})
             if not labels and not selector.get("matchExpressions"):
@@ -190,13 +193,21 @@ def test_allow_lists_follow_config(prod_run: ProgramRun) -> None:
     database = policies["airflow-allow-metadata-db"]["egress"][0]
     assert database == {"to": [{"ipBlock": {"cidr": "10.20.4.0/24"}}], "ports": [{"protocol": "TCP", "port": 5432}]}
     kube_api = policies["airflow-allow-kube-api"]
-    assert kube_api["podSelector"]["matchLabels"]["component"] == "scheduler"
+    assert kube_api["podSelector"]["matchExpressions"] == [
+        {"key": "component", "operator": "In", "values": ["scheduler", "webserver"]}]
     assert kube_api["egress"][0]["to"] == [{"ipBlock": {"cidr": "198.51.100.20/32"}}]
     vault = policies["airflow-allow-vault"]["egress"][0]
     assert vault["ports"] == [{"protocol": "TCP", "port": 8200}]
     ingress = policies["airflow-allow-ingress-controller"]["ingress"][0]
     assert ingress["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]
     assert ingress["ports"] == [{"protocol": "TCP", "port": AIRFLOW_UI_PORT}]
+    https = policies["airflow-allow-https-services"]
+    assert https["egress"][0]["ports"] == [{"protocol": "TCP", "port": 443}]
+    assert {peer["ipBlock"]["cidr"] for peer in https["egress"][0]["to"]} >= {"20.190.128.0/18", "40.126.0.0/18"}
+    assert set(https["podSelector"]["matchExpressions"][0]["values"]) == {"worker", "scheduler", "triggerer",
+                                                                          "webserver"}
+    solver = policies["airflow-allow-acme-solver"]["ingress"][0]
+    assert solver["ports"] == [{"protocol": "TCP", "port": 8089}]
     git = policies["airflow-allow-git"]["egress"][0]
     assert [peer["ipBlock"]["cidr"] for peer in git["to"]] == ["140.82.112.0/20", "192.30.252.0/22"]
     dns = policies["airflow-allow-dns"]["egress"][0]
@@ -234,6 +245,9 @@ def test_network_policies_can_be_turned_off() -> None:
     ({"ssoProvider": "okta", "ssoOktaDomain": "example.okta.com"}, "ingressHost", "redirects users back"),
     ({"networkPostgresCidrs": "[]"}, "networkPostgresCidrs", "at least one CIDR"),
     ({"networkKubeApiCidrs": '["10.0.0.300/32"]'}, "networkKubeApiCidrs", "CIDRs such as"),
+    ({"networkHttpsEgressCidrs": "[]"}, "networkHttpsEgressCidrs", "task logs go to Blob Storage"),
+    ({"ingressHost": "airflow.example.com", "ingressClusterIssuer": "le", "ingressClassName": ""},
+     "ingressClassName", "an IngressClass name"),
 ])
 def test_bad_web_config_is_one_line(overrides: dict[str, str], key: str, allowed: str) -> None:
     with pytest.raises(ConfigError) as caught:

@@ -5,7 +5,7 @@ program; the few parsing rules it shares with the program's config are restated 
 """
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,8 +166,10 @@ def registry_of(repository: str) -> str:
 _SENSITIVE_KEY = re.compile(
     r"(password|passwd|^pass$|token|secret|fernet_?key|ssh_?key|private_?key|api_?key|credential)",
     re.IGNORECASE)
-# Keys that name a Secret (sshKeySecret, fernetKeySecretName) instead of holding the value...
-_REFERENCE_KEY = re.compile(r"(secretname|secretref|secretkeyref|^existingsecret|secret)$", re.IGNORECASE)
+# Keys that name a Secret (sshKeySecret, fernetKeySecretName) or a way to fetch the value
+# (airflow.cfg's fernet_key_cmd, sql_alchemy_conn_secret) instead of holding it...
+_REFERENCE_KEY = re.compile(r"(secretname|secretref|secretkeyref|^existingsecret|secret|_cmd|_secret)$",
+                            re.IGNORECASE)
 # ...except these, which hold the value although they end like a reference (chart 1.18+ jwtSecret).
 _LITERAL_SECRET_KEYS = frozenset({"jwtsecret", "clientsecret", "secret"})
 _REFERENCE_CONTAINER_KEYS = frozenset({"secretName", "secretKeyRef", "valueFrom", "existingSecret"})
@@ -184,6 +186,10 @@ def _is_literal_secret_key(key: str) -> bool:
 def plaintext_secrets(values: Any, path: str = "values") -> Iterator[str]:
     """Paths in Helm values that hold a literal secret, with what kind it is."""
     if isinstance(values, Mapping):
+        name, value = values.get("name"), values.get("value")
+        if isinstance(name, str) and isinstance(value, str) and value.strip() and _is_literal_secret_key(name):
+            # An env entry: {name: AIRFLOW__WEBSERVER__SECRET_KEY, value: "..."} is judged by its name.
+            yield f"{path} sets {name} to a literal"
         is_reference_object = bool(_REFERENCE_CONTAINER_KEYS & set(values))
         for key, item in values.items():
             item_path = f"{path}.{key}"
@@ -193,7 +199,8 @@ def plaintext_secrets(values: Any, path: str = "values") -> Iterator[str]:
                 yield f"{item_path} holds a literal value for a secret-like key"
             else:
                 yield from plaintext_secrets(item, item_path)
-    elif isinstance(values, list):
+    # The analyzer hands lists over as Sequence proxies, not `list`.
+    elif isinstance(values, Sequence) and not isinstance(values, str):
         for index, item in enumerate(values):
             yield from plaintext_secrets(item, f"{path}[{index}]")
     elif isinstance(values, str):

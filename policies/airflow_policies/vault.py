@@ -6,7 +6,8 @@ from typing import Any
 
 VAULT_ROLE = "vault:kubernetes/authBackendRole:AuthBackendRole"
 VAULT_POLICY = "vault:index/policy:Policy"
-READ_CAPABILITIES = frozenset({"read", "list"})
+# "deny" takes rights away, so it is as safe as read.
+READ_CAPABILITIES = frozenset({"read", "list", "deny"})
 _PATH_BLOCK = re.compile(r'path\s+"(?P<path>[^"]+)"\s*\{(?P<body>[^}]*)\}', re.MULTILINE)
 _CAPABILITIES = re.compile(r"capabilities\s*=\s*\[(?P<list>[^\]]*)\]")
 
