@@ -2,6 +2,7 @@
 
 import ast
 import json
+from itertools import pairwise
 
 import pytest
 
@@ -53,7 +54,8 @@ def test_vault_reviews_tokens_at_the_created_api_server(prod_run: ProgramRun) ->
 
 def test_federated_credentials_are_written_one_at_a_time(stack_run: ProgramRun) -> None:
     credentials = stack_run.of_type(FEDERATION)
-    for earlier, later in zip(credentials, credentials[1:], strict=False):
+    assert len(credentials) == 4
+    for earlier, later in pairwise(credentials):
         assert earlier.urn in later.dependencies
 
 
