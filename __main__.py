@@ -124,6 +124,10 @@ if config.task_logs is not None:
     pulumi.export("taskLogsUrl", pulumi.Output.concat(task_logs.account_url, "/", task_logs.container))
 if config.vault is not None:
     overrides = deep_merge(overrides, {"config": {"secrets": secrets_config_section(config.vault)}})
+    if not config.vault.bind_webserver:
+        # The Vault role does not admit the webserver: keep it on Airflow's own backends instead of
+        # failing a Vault login on every connection lookup.
+        overrides = deep_merge(overrides, {"webserver": {"env": [{"name": "AIRFLOW__SECRETS__BACKEND", "value": ""}]}})
 if config.ingress is not None:
     overrides = deep_merge(overrides, {"config": {"webserver": {
         "base_url": f"https://{config.ingress.host}",

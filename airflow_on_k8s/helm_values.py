@@ -63,11 +63,14 @@ def _git_sync_values(airflow: AirflowConfig, secret_names: SecretNames) -> dict[
 
 
 def deep_merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """`base` with `overrides` merged in: mappings recursively, everything else replaced."""
+    """`base` with `overrides` merged in: mappings recursively, lists appended (two parts may each
+    add an env var), everything else replaced."""
     merged = dict(base)
     for key, value in overrides.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
             merged[key] = deep_merge(merged[key], value)
+        elif isinstance(value, list) and isinstance(merged.get(key), list):
+            merged[key] = [*merged[key], *value]
         else:
             merged[key] = value
     return merged

@@ -169,3 +169,11 @@ def test_seeds_must_be_a_json_object_and_need_vault() -> None:
     with pytest.raises(ConfigError, match="empty without vaultAddress"):
         parse_stack_config(minimal_config(vaultSeedVariables='{"a": "b"}'), stack="prod",
                            secret_keys=MINIMAL_SECRET_KEYS | {"vaultSeedVariables"})
+
+
+def test_unbound_webserver_stays_off_vault(stack_run: ProgramRun) -> None:
+    env = helm_values(stack_run)["webserver"]["env"]
+    assert {"name": "AIRFLOW__SECRETS__BACKEND", "value": ""} in env
+    assert any(entry["name"] == "AIRFLOW_SSO_CLIENT_SECRET" for entry in env)  # merged, not replaced
+    bound = run_config(minimal_config(**VAULT, vaultBindWebserver="true"))
+    assert "AIRFLOW__SECRETS__BACKEND" not in json.dumps(helm_values(bound).get("webserver", {}))

@@ -120,7 +120,8 @@ def test_sso_values_feed_the_secret_through_the_environment() -> None:
 def test_client_secret_can_come_from_vault(prod_run: ProgramRun) -> None:
     invokes = [args for token, args in prod_run.invokes if token == "vault:kv/getSecretV2:getSecretV2"]
     assert invokes == [{"mount": "airflow-prod", "name": "sso/airflow-ui"}]
-    reference = helm_values(prod_run)["webserver"]["env"][0]["valueFrom"]["secretKeyRef"]
+    [reference] = [entry["valueFrom"]["secretKeyRef"] for entry in helm_values(prod_run)["webserver"]["env"]
+                   if "valueFrom" in entry]
     assert secret_data(prod_run)[reference["name"]][reference["key"]].startswith("offline-vault-placeholder")
 
 
