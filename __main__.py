@@ -183,7 +183,8 @@ if config.ingress is not None:
 if config.network is not None:
     AirflowNetwork("network", AirflowNetworkArgs(
         namespace=airflow.namespace,
-        policies=network_policy_specs(config.airflow.release_name, config.network, config.ingress, config.vault)),
+        policies=network_policy_specs(config.airflow.release_name, config.network, config.ingress, config.vault,
+                                      git_port=config.airflow.git_sync.port)),
         opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider}))
 
 pulumi.export("environment", config.environment)

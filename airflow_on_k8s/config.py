@@ -166,7 +166,7 @@ CONFIG_KEYS: tuple[KeySpec, ...] = (
     KeySpec("networkPostgresCidrs", "array", "CIDRs of the metadata database (egress on 5432).", []),
     KeySpec("networkKubeApiCidrs", "array", "CIDRs of the Kubernetes API server (scheduler egress on 443).", []),
     KeySpec("networkVaultCidrs", "array", "CIDRs of Vault (egress on Vault's port; required with Vault).", []),
-    KeySpec("networkGitCidrs", "array", "CIDRs of the Git host. Empty: any address on ports 22 and 443.", []),
+    KeySpec("networkGitCidrs", "array", "CIDRs of the Git host (on the repository's port). Empty: any address.", []),
     KeySpec("networkTaskEgressCidrs", "array", "Extra CIDRs task pods may reach (their data sources).", []),
     KeySpec("networkHttpsEgressCidrs", "array",
             "CIDRs Airflow reaches on 443: Entra ID (token exchange, SSO), Blob Storage (task logs), the "
@@ -248,6 +248,7 @@ class GitSyncConfig:
     depth: int
     known_hosts: str
     ssh_private_key: SecretValue | None
+    port: int
 
 
 @dataclass(frozen=True)
@@ -449,6 +450,8 @@ POSTGRES_HA_MODES = ("Disabled", "SameZone", "ZoneRedundant")
 # Flexible Server storage sizes in GiB (the service rejects anything else).
 POSTGRES_STORAGE_SIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767)
 REGISTRY_SKUS = ("Basic", "Standard", "Premium")
+# apache-airflow-providers-hashicorp 3.8.0 and -microsoft-azure 11.0.0 require apache-airflow>=2.8.0.
+MIN_AIRFLOW_FOR_IMAGE = (2, 8, 0)
 _RESERVED_POSTGRES_LOGINS = frozenset({"azure_superuser", "azure_pg_admin", "admin", "administrator",
                                        "root", "guest", "public", "postgres"})
 
@@ -663,10 +666,20 @@ def git_host(repo: str) -> str | None:
     return None
 
 
-def _known_hosts_cover(known_hosts: str, host: str) -> bool:
+def git_port(repo: str) -> int:
+    """The TCP port git-sync connects to: ssh://host:2222/..., else 22 for SSH and 443 for https."""
+    if _SCP_LIKE_SSH.match(repo):
+        return 22
+    parts = split_url(repo)
+    return parts.port or (443 if parts.scheme == "https" else 22)
+
+
+def _known_hosts_cover(known_hosts: str, host: str, port: int) -> bool:
+    # OpenSSH writes hosts on other ports than 22 as [host]:port.
+    wanted = host if port == 22 else f"[{host}]:{port}"
     for line in known_hosts.splitlines():
         match = _KNOWN_HOSTS_LINE.match(line.strip())
-        if match and host in match.group("hosts").split(","):
+        if match and wanted in match.group("hosts").split(","):
             return True
     return False
 
@@ -690,8 +703,9 @@ def _git_sync(reader: _Reader) -> GitSyncConfig:
         _check(_known_hosts_valid(known_hosts), "gitKnownHosts", known_hosts,
                "known_hosts lines '<host> <key-type> <base64 key>' (required with gitAuth ssh, "
                "e.g. from `ssh-keyscan`)")
-        _check(_known_hosts_cover(known_hosts, host), "gitKnownHosts", known_hosts,
-               f"a known_hosts line for the gitRepo host {host}")
+        port = git_port(repo)
+        _check(_known_hosts_cover(known_hosts, host, port), "gitKnownHosts", known_hosts,
+               f"a known_hosts line for the gitRepo host {host if port == 22 else f'[{host}]:{port}'}")
         if private_key is not None:
             _check("PRIVATE KEY-----" in private_key.value, "gitSshPrivateKey", private_key.value,
                    "an OpenSSH or PEM private key", secret=True)
@@ -716,7 +730,7 @@ def _git_sync(reader: _Reader) -> GitSyncConfig:
     depth = reader.integer("gitSyncDepth", 0, 10_000)
     return GitSyncConfig(repo=repo, auth="ssh" if auth == "ssh" else "none", branch=branch,
                          rev=rev, sub_path=sub_path, period=period, depth=depth,
-                         known_hosts=known_hosts, ssh_private_key=private_key)
+                         known_hosts=known_hosts, ssh_private_key=private_key, port=git_port(repo))
 
 
 _AZURE_SUBNET_ID = re.compile(
@@ -846,6 +860,9 @@ def _image_source(reader: _Reader, environment: Environment,
         return ExistingImageConfig(image=_image(reader, airflow_version), pull_secret_name=pull_secret or None)
     _check(pull_secret == "", "registryPullSecretName", pull_secret,
            "empty with imageSource build: the kubelet identity pulls from ACR with AcrPull")
+    _check(_version_tuple(airflow_version) >= MIN_AIRFLOW_FOR_IMAGE, "airflowVersion", airflow_version,
+           f"{'.'.join(map(str, MIN_AIRFLOW_FOR_IMAGE))} or newer with imageSource build: the providers pinned in "
+           "image/requirements.txt need it")
     name = reader.string("registryName")
     _check(name == "" or bool(re.fullmatch(r"[a-zA-Z0-9]{5,50}", name)), "registryName", name,
            "5-50 letters and digits, globally unique (empty: generated)")

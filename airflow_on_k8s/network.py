@@ -17,7 +17,6 @@ TRIGGERER_LOGS_PORT = 8794
 STATSD_INGEST_PORT = 9125
 POSTGRES_PORT = 5432
 DNS_PORT = 53
-GIT_PORTS = (22, 443)
 KUBE_API_PORT = 443
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 ACME_SOLVER_LABEL = "acme.cert-manager.io/http01-solver"
@@ -54,7 +53,7 @@ def vault_port(vault: VaultConfig) -> int:
 
 
 def network_policy_specs(release: str, network: NetworkConfig, ingress: IngressConfig | None,
-                         vault: VaultConfig | None) -> list[tuple[str, dict[str, Any]]]:
+                         vault: VaultConfig | None, git_port: int = 22) -> list[tuple[str, dict[str, Any]]]:
     """(name, NetworkPolicy spec) pairs, default-deny first."""
     everything: dict[str, Any] = {}
     airflow = _pods(release)
@@ -70,7 +69,7 @@ def network_policy_specs(release: str, network: NetworkConfig, ingress: IngressC
                 _ports(KUBE_API_PORT)),
         # git-sync runs beside the scheduler and triggerer and as the task pods' init container.
         _egress("allow-git", _pods(release, "scheduler", "triggerer", "worker"),
-                _to_cidrs(network.git_cidrs or ("0.0.0.0/0",)), _ports(*GIT_PORTS)),
+                _to_cidrs(network.git_cidrs or ("0.0.0.0/0",)), _ports(git_port)),
         _egress("allow-statsd-egress", airflow, [{"podSelector": _pods(release, "statsd")}],
                 _ports(STATSD_INGEST_PORT, protocol="UDP")),
         ("allow-statsd-ingress", {

@@ -98,6 +98,7 @@ BAD_CONFIG = [
     ("airflowImageTag", "2.9.0-python3.11", "begins with airflowVersion"),
     ("airflowImageRepository", "apache/airflow:2.10.3", "without tag or digest"),
     ("airflowVersion", "3.0.2", "Airflow 2 version"),
+    ("airflowVersion", "2.7.3", "2.8.0 or newer with imageSource build"),
     # quantities Kubernetes would reject
     ("workerMemoryRequest", "1GB", "Kubernetes quantity"),
     ("workerMemoryLimit", "4000m", "milli-bytes"),

@@ -255,3 +255,17 @@ def test_bad_web_config_is_one_line(overrides: dict[str, str], key: str, allowed
         parse_stack_config(minimal_config(**overrides), stack="prod", secret_keys=SECRET_KEYS)
     message = str(caught.value)
     assert "\n" not in message and f"airflow-on-k8s:{key}" in message and allowed in message
+
+
+def test_git_egress_uses_the_repository_port() -> None:
+    config = parse_stack_config(minimal_config(
+        gitRepo="ssh://git@git.example.com:2222/data/dags.git",
+        gitKnownHosts="[git.example.com]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsab"),
+        stack="dev", secret_keys=MINIMAL_SECRET_KEYS)
+    assert config.network is not None and config.airflow.git_sync.port == 2222
+    specs = dict(network_policy_specs("airflow", config.network, None, None, config.airflow.git_sync.port))
+    assert specs["airflow-allow-git"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 2222}]
+    with pytest.raises(ConfigError, match=r"\[git\.example\.com\]:2222"):
+        parse_stack_config(minimal_config(gitRepo="ssh://git@git.example.com:2222/data/dags.git",
+                                          gitKnownHosts="git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA"),
+                           stack="dev", secret_keys=MINIMAL_SECRET_KEYS)
