@@ -3,15 +3,15 @@
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .resources import dig, helm_resource
+from .resources import airflow_helm, dig
 
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
 
 
 def task_limits_findings(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> Iterator[str]:
-    helm = helm_resource(resource_type, props)
-    if helm is None or not helm.is_airflow:
+    helm = airflow_helm(resource_type, props)
+    if helm is None:
         return
     # Chart 1.20+ reads workers.kubernetes.resources first for task pods.
     resources = dig(helm.values, "workers.kubernetes.resources") or dig(helm.values, "workers.resources") or {}
@@ -23,8 +23,8 @@ def task_limits_findings(resource_type: str, props: Mapping[str, Any], _: Mappin
 
 
 def remote_logging_findings(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> Iterator[str]:
-    helm = helm_resource(resource_type, props)
-    if helm is None or not helm.is_airflow:
+    helm = airflow_helm(resource_type, props)
+    if helm is None:
         return
     deletes_pods = str(dig(helm.values, "config.kubernetes_executor.delete_worker_pods", "True")).lower() != "false"
     remote = str(dig(helm.values, "config.logging.remote_logging", "False")).lower() == "true"

@@ -60,6 +60,12 @@ def helm_resource(resource_type: str, props: Mapping[str, Any]) -> HelmResource 
     )
 
 
+def airflow_helm(resource_type: str, props: Mapping[str, Any]) -> HelmResource | None:
+    """The Helm release or chart if it installs Airflow, else None."""
+    helm = helm_resource(resource_type, props)
+    return helm if helm is not None and helm.is_airflow else None
+
+
 def dig(values: Mapping[str, Any], path: str, default: Any = None) -> Any:
     """values["a"]["b"] for path "a.b", or default when any step is missing."""
     current: Any = values

@@ -15,6 +15,7 @@ from .resources import (
     EXACT_VERSION,
     HELM_RELEASE_V3,
     ImageReference,
+    airflow_helm,
     chart_airflow_major,
     dig,
     helm_resource,
@@ -48,8 +49,8 @@ class Rule:
 
 
 def _no_bundled_postgres(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> Iterator[str]:
-    helm = helm_resource(resource_type, props)
-    if helm and helm.is_airflow and dig(helm.values, "postgresql.enabled", True) is not False:
+    helm = airflow_helm(resource_type, props)
+    if helm and dig(helm.values, "postgresql.enabled", True) is not False:
         yield ("values.postgresql.enabled is not false, so the chart installs its own PostgreSQL. "
                "Set values.postgresql.enabled: false and values.data.metadataSecretName to the "
                "Secret holding the managed database's connection.")
@@ -98,8 +99,8 @@ def _image_registry_allowed(resource_type: str, props: Mapping[str, Any],
 
 
 def _kubernetes_executor(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> Iterator[str]:
-    helm = helm_resource(resource_type, props)
-    if helm and helm.is_airflow:
+    helm = airflow_helm(resource_type, props)
+    if helm:
         executor = dig(helm.values, "executor", "CeleryExecutor (chart default)")
         if executor != "KubernetesExecutor":
             yield (f"values.executor is {executor!r}; every task must run in its own pod. "
@@ -107,8 +108,8 @@ def _kubernetes_executor(resource_type: str, props: Mapping[str, Any], _: Mappin
 
 
 def _keys_pre_created(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> Iterator[str]:
-    helm = helm_resource(resource_type, props)
-    if helm is None or not helm.is_airflow:
+    helm = airflow_helm(resource_type, props)
+    if helm is None:
         return
     required = ["fernetKeySecretName", "data.metadataSecretName"]
     if chart_airflow_major(helm) >= 3:
@@ -147,8 +148,8 @@ def _release_waits(props: Mapping[str, Any]) -> bool:
 
 
 def _hooks_off_with_wait(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> Iterator[str]:
-    helm = helm_resource(resource_type, props)
-    if helm is None or not helm.is_release or not helm.is_airflow or not _release_waits(props):
+    helm = airflow_helm(resource_type, props)
+    if helm is None or not helm.is_release or not _release_waits(props):
         return
     jobs = ["migrateDatabaseJob"]
     create_user_off = (dig(helm.values, "webserver.defaultUser.enabled") is False

@@ -5,7 +5,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from .azure import StackResource
-from .resources import HELM_RELEASE_V3, dig, helm_resource
+from .resources import airflow_helm, dig, helm_resource
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 SERVICE = "kubernetes:core/v1:Service"
@@ -27,8 +27,8 @@ def ingress_tls_findings(resource_type: str, props: Mapping[str, Any], _: Mappin
         for host in hosts:
             if spec.get("tls") and host not in covered:
                 yield f"host {host!r} is not in any spec.tls[].hosts. Add it to the TLS entry."
-    helm = helm_resource(resource_type, props)
-    if helm and helm.is_airflow:
+    helm = airflow_helm(resource_type, props)
+    if helm:
         for section in ("web", "apiServer"):
             enabled = dig(helm.values, f"ingress.{section}.enabled")
             if enabled and not dig(helm.values, f"ingress.{section}.tls.enabled"):
@@ -36,8 +36,8 @@ def ingress_tls_findings(resource_type: str, props: Mapping[str, Any], _: Mappin
 
 
 def webserver_public_findings(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> Iterator[str]:
-    helm = helm_resource(resource_type, props)
-    if helm and helm.is_airflow:
+    helm = airflow_helm(resource_type, props)
+    if helm:
         for section in ("webserver", "apiServer"):
             service_type = dig(helm.values, f"{section}.service.type", "ClusterIP")
             if service_type in PUBLIC_SERVICE_TYPES:
@@ -72,8 +72,8 @@ def inline_secret_findings(resource_type: str, props: Mapping[str, Any], _: Mapp
 def _airflow_namespaces(resources: Sequence[StackResource]) -> dict[str, str]:
     namespaces: dict[str, str] = {}
     for resource in resources:
-        helm = helm_resource(resource.type, resource.props)
-        if helm and helm.is_airflow and resource.type == HELM_RELEASE_V3:
+        helm = airflow_helm(resource.type, resource.props)
+        if helm and helm.is_release:
             namespace = str(resource.props.get("namespace") or "default")
             namespaces[namespace] = resource.urn
     return namespaces
