@@ -10,8 +10,11 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pulumi.runtime import rpc
 
+from airflow_on_k8s.config import parse_stack_config
+from airflow_on_k8s.errors import ConfigError
 from airflow_on_k8s.offline import PROJECT_DIR, ProgramRun, run_program
 from airflow_on_k8s.plan import load_stack_inputs
 
@@ -62,6 +65,18 @@ def managed_config(network: str = "private", **overrides: str) -> dict[str, str]
 
 
 MINIMAL_SECRET_KEYS = frozenset({"metadataConnection"})
+
+
+def assert_one_line_config_error(config: Mapping[str, str], key: str, allowed: str, *, stack: str = "prod",
+                                 secret_keys: frozenset[str] = MINIMAL_SECRET_KEYS) -> str:
+    """Parse `config`, expect a ConfigError on one line naming `key` and `allowed`; return its text."""
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(config, stack=stack, secret_keys=secret_keys)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"airflow-on-k8s:{key}" in message
+    assert allowed in message
+    return message
 
 
 def run_stack(stack: str, previous: ProgramRun | None = None) -> ProgramRun:

@@ -11,7 +11,14 @@ from airflow_on_k8s.errors import ConfigError
 from airflow_on_k8s.offline import PROJECT_DIR, ProgramRun
 from airflow_on_k8s.scheduling import SPOT_TAINT, SYSTEM_POOL_SELECTOR
 from components.task_logs import BLOB_DATA_CONTRIBUTOR_ROLE_ID, TOKEN_EXCHANGE_AUDIENCE
-from tests.harness import MINIMAL_SECRET_KEYS, helm_values, minimal_config, plain, run_config
+from tests.harness import (
+    MINIMAL_SECRET_KEYS,
+    assert_one_line_config_error,
+    helm_values,
+    minimal_config,
+    plain,
+    run_config,
+)
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 ACCOUNT = "azure-native:storage:StorageAccount"
@@ -161,11 +168,8 @@ def test_task_logs_can_be_turned_off() -> None:
       "networkVaultCidrs": '["10.0.0.0/8"]'}, "vaultKubernetesHost", "empty with clusterMode create"),
 ])
 def test_bad_cluster_config_is_one_line(overrides: dict[str, str], key: str, allowed: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        parse_stack_config({**minimal_config(clusterMode="create", clusterOidcIssuerUrl=""), **overrides},
-                           stack="prod", secret_keys=MINIMAL_SECRET_KEYS)
-    message = str(caught.value)
-    assert "\n" not in message and f"airflow-on-k8s:{key}" in message and allowed in message
+    assert_one_line_config_error({**minimal_config(clusterMode="create", clusterOidcIssuerUrl=""), **overrides},
+                                 key, allowed)
 
 
 def test_existing_cluster_needs_its_issuer_for_task_logs() -> None:

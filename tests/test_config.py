@@ -16,7 +16,13 @@ from airflow_on_k8s.config import (
 )
 from airflow_on_k8s.errors import ConfigError
 from airflow_on_k8s.offline import PROJECT_DIR, OfflineEngine, run_program
-from tests.harness import METADATA_CONNECTION, MINIMAL_SECRET_KEYS, managed_config, minimal_config
+from tests.harness import (
+    METADATA_CONNECTION,
+    MINIMAL_SECRET_KEYS,
+    assert_one_line_config_error,
+    managed_config,
+    minimal_config,
+)
 
 
 def parse(stack: str = "dev", secret_keys: frozenset[str] = MINIMAL_SECRET_KEYS,
@@ -154,12 +160,7 @@ def test_bad_value_gives_one_line_naming_key_value_and_allowed(key: str, value: 
     base = managed_config("private", stack="prod") if key in MANAGED_KEYS else minimal_config()
     base.pop("stack", None)
     config = {**base, **BAD_CONFIG_CONTEXT.get(key, {}), key: value}
-    with pytest.raises(ConfigError) as caught:
-        parse_stack_config(config, stack="prod", secret_keys=MINIMAL_SECRET_KEYS)
-    message = str(caught.value)
-    assert "\n" not in message
-    assert f"{PROJECT}:{key}" in message
-    assert allowed in message
+    message = assert_one_line_config_error(config, key, allowed)
     if key != "shedulerReplicas":  # unknown keys might be mistyped secrets: value hidden
         assert repr(value.strip()) in message
 

@@ -13,6 +13,7 @@ from airflow_on_k8s.vault import VAULT_BACKEND_CLASS, backend_kwargs, read_only_
 from policies.airflow_policies.vault import policy_blocks
 from tests.harness import (
     MINIMAL_SECRET_KEYS,
+    assert_one_line_config_error,
     helm_values,
     minimal_config,
     plain,
@@ -156,11 +157,7 @@ def test_without_vault_nothing_vault_is_created() -> None:
     ({"vaultAddress": "vault.example.com"}, "vaultAddress", "an https:// URL"),
 ])
 def test_bad_vault_config_is_one_line(overrides: dict[str, str], key: str, allowed: str) -> None:
-    config = minimal_config(**{**VAULT, **overrides})
-    with pytest.raises(ConfigError) as caught:
-        parse_stack_config(config, stack="prod", secret_keys=MINIMAL_SECRET_KEYS)
-    message = str(caught.value)
-    assert "\n" not in message and f"airflow-on-k8s:{key}" in message and allowed in message
+    assert_one_line_config_error(minimal_config(**{**VAULT, **overrides}), key, allowed)
 
 
 def test_seeds_must_be_a_json_object_and_need_vault() -> None:

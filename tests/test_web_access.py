@@ -19,7 +19,16 @@ from airflow_on_k8s.network import (
 )
 from airflow_on_k8s.offline import ProgramRun
 from airflow_on_k8s.sso import CLIENT_SECRET_ENV, helm_tpl_escape, render_webserver_config, scopes
-from tests.harness import MINIMAL_SECRET_KEYS, chart_file, helm_values, minimal_config, plain, run_config, secret_data
+from tests.harness import (
+    MINIMAL_SECRET_KEYS,
+    assert_one_line_config_error,
+    chart_file,
+    helm_values,
+    minimal_config,
+    plain,
+    run_config,
+    secret_data,
+)
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -251,10 +260,7 @@ def test_network_policies_can_be_turned_off() -> None:
      "ingressClassName", "an IngressClass name"),
 ])
 def test_bad_web_config_is_one_line(overrides: dict[str, str], key: str, allowed: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        parse_stack_config(minimal_config(**overrides), stack="prod", secret_keys=SECRET_KEYS)
-    message = str(caught.value)
-    assert "\n" not in message and f"airflow-on-k8s:{key}" in message and allowed in message
+    assert_one_line_config_error(minimal_config(**overrides), key, allowed, secret_keys=SECRET_KEYS)
 
 
 def test_git_egress_uses_the_repository_port() -> None:
