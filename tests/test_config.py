@@ -16,6 +16,7 @@ from airflow_on_k8s.config import (
 )
 from airflow_on_k8s.errors import ConfigError
 from airflow_on_k8s.offline import PROJECT_DIR, OfflineEngine, run_program
+from airflow_on_k8s.project_file import rendered_project_file
 from tests.harness import (
     METADATA_CONNECTION,
     MINIMAL_SECRET_KEYS,
@@ -206,6 +207,11 @@ def test_program_stops_before_any_resource_on_bad_config() -> None:
     with pytest.raises(ConfigError, match="chartVersion"):
         run_program("prod", minimal_config(chartVersion="~1.16"), MINIMAL_SECRET_KEYS, engine=engine)
     assert engine.resources == []
+
+
+def test_pulumi_yaml_is_rendered_from_the_key_table() -> None:
+    assert (PROJECT_DIR / "Pulumi.yaml").read_text() == rendered_project_file(), \
+        "run `venv/bin/python -m airflow_on_k8s.project_file`"
 
 
 def test_pulumi_yaml_declares_every_key_with_the_same_type_and_default() -> None:
