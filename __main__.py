@@ -27,6 +27,8 @@ from components.airflow_ingress import AirflowIngress, AirflowIngressArgs
 from components.airflow_network import AirflowNetwork, AirflowNetworkArgs
 from components.airflow_release import AirflowRelease, AirflowReleaseArgs, SsoLogin
 from components.aks_cluster import AksCluster, AksClusterArgs
+from components.cert_manager import CertManager, CertManagerArgs
+from components.ingress_controller import IngressController, IngressControllerArgs
 from components.managed_postgres import ManagedPostgres, ManagedPostgresArgs
 from components.task_logs import TaskLogStorage, TaskLogStorageArgs
 from components.vault_integration import VaultIntegration, VaultIntegrationArgs
@@ -64,6 +66,7 @@ if config.cluster is not None:
     pulumi.export("clusterName", cluster.cluster_name)
 
 metadata_connection: pulumi.Output[str]
+database_cidrs: pulumi.Output[list[str]] | None = None
 if isinstance(config.database, ExistingPostgresConfig):
     metadata_connection = pulumi.Output.secret(config.database.connection.value)
     pulumi.export("databaseFqdn", config.database.fqdn)
@@ -71,6 +74,7 @@ else:
     database = ManagedPostgres("metadata-db", ManagedPostgresArgs(
         settings=config.database, resource_group_name=resource_group_name, location=config.azure.location))
     metadata_connection = database.connection_uri
+    database_cidrs = database.network_cidrs
     waits_for.append(database)
     pulumi.export("databaseFqdn", database.fqdn)
     pulumi.export("databaseName", database.database_name)
@@ -175,8 +179,23 @@ if config.vault is not None and vault_provider is not None:
     pulumi.export("vaultPolicy", vault_integration.policy_name)
 
 if config.ingress is not None:
+    # A created cluster has neither an ingress controller nor cert-manager: the Ingress would wait
+    # for an address and a certificate that never come.
+    ingress_needs: list[pulumi.Resource] = []
+    if cluster is not None:
+        controller = IngressController("ingress-controller", IngressControllerArgs(
+            namespace=config.ingress.controller_namespace, ingress_class=config.ingress.class_name),
+            opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider}))
+        ingress_needs.append(controller.release)
+        if config.ingress.cluster_issuer:
+            cert_manager = CertManager("cert-manager", CertManagerArgs(
+                cluster_issuer=config.ingress.cluster_issuer, acme_email=config.ingress.acme_email,
+                ingress_class=config.ingress.class_name),
+                opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider}))
+            ingress_needs.extend(cert_manager.ready)
     ingress = AirflowIngress("ui", AirflowIngressArgs(settings=config.ingress, namespace=airflow.namespace,
-                                                      release_name=config.airflow.release_name),
+                                                      release_name=config.airflow.release_name,
+                                                      depends_on=ingress_needs),
                              opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider}))
     pulumi.export("uiUrl", ingress.url)
 
@@ -184,7 +203,8 @@ if config.network is not None:
     AirflowNetwork("network", AirflowNetworkArgs(
         namespace=airflow.namespace,
         policies=network_policy_specs(config.airflow.release_name, config.network, config.ingress, config.vault,
-                                      git_port=config.airflow.git_sync.port)),
+                                      git_port=config.airflow.git_sync.port, postgres_cidrs=database_cidrs,
+                                      kube_api_cidrs=cluster.api_server_cidrs if cluster else None)),
         opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider}))
 
 pulumi.export("environment", config.environment)

@@ -11,10 +11,12 @@ import json
 import re
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
+from airflow_on_k8s.aks_versions import version_problem
 from airflow_on_k8s.errors import ConfigError
 from airflow_on_k8s.quantities import parse_quantity
 
@@ -151,7 +153,11 @@ CONFIG_KEYS: tuple[KeySpec, ...] = (
     KeySpec("ingressClusterIssuer", "string", "cert-manager ClusterIssuer that issues the UI certificate.", ""),
     KeySpec("ingressTlsSecretName", "string", "Existing TLS Secret for the UI (instead of cert-manager).", ""),
     KeySpec("ingressControllerNamespace", "string",
-            "Namespace of the ingress controller pods (allowed to reach the webserver).", "ingress-nginx"),
+            "Namespace of the ingress controller pods (allowed to reach the webserver). With clusterMode "
+            "create the program installs Traefik there, serving ingressClassName.", "ingress-nginx"),
+    KeySpec("ingressAcmeEmail", "string",
+            "ACME account e-mail. Set: the program creates the ClusterIssuer ingressClusterIssuer (Let's "
+            "Encrypt, HTTP-01 through ingressClassName); required with clusterMode create and an issuer.", ""),
     KeySpec("ssoProvider", "string", "none, azure (Entra ID) or okta.", "none"),
     KeySpec("ssoTenantId", "string", "Entra ID tenant id (ssoProvider azure).", ""),
     KeySpec("ssoOktaDomain", "string", "Okta domain, e.g. example.okta.com (ssoProvider okta).", ""),
@@ -163,8 +169,12 @@ CONFIG_KEYS: tuple[KeySpec, ...] = (
     KeySpec("ssoRoleMapping", "string",
             "JSON object: IdP group (Okta) or app role (Entra) -> Airflow roles.", "{}"),
     KeySpec("networkPoliciesEnabled", "boolean", "Default-deny NetworkPolicies with allow-lists.", True),
-    KeySpec("networkPostgresCidrs", "array", "CIDRs of the metadata database (egress on 5432).", []),
-    KeySpec("networkKubeApiCidrs", "array", "CIDRs of the Kubernetes API server (scheduler egress on 443).", []),
+    KeySpec("networkPostgresCidrs", "array",
+            "CIDRs of the metadata database (egress on 5432). Empty (and required empty) with a private "
+            "managed database: read from postgresDelegatedSubnetId.", []),
+    KeySpec("networkKubeApiCidrs", "array",
+            "CIDRs of an existing cluster's API server (egress on 443). Empty (and required empty) with "
+            "clusterMode create: read from clusterApiServerSubnetId.", []),
     KeySpec("networkVaultCidrs", "array", "CIDRs of Vault (egress on Vault's port; required with Vault).", []),
     KeySpec("networkGitCidrs", "array", "CIDRs of the Git host (on the repository's port). Empty: any address.", []),
     KeySpec("networkTaskEgressCidrs", "array", "Extra CIDRs task pods may reach (their data sources).", []),
@@ -173,7 +183,11 @@ CONFIG_KEYS: tuple[KeySpec, ...] = (
             "Okta org. Required with taskLogs or SSO.", []),
     KeySpec("clusterMode", "string",
             "existing (kubeconfig/kubeContext) or create (an AKS cluster with a spot task pool).", "existing"),
-    KeySpec("clusterKubernetesVersion", "string", "AKS Kubernetes version, 1.27 or newer (create).", "1.30"),
+    KeySpec("clusterKubernetesVersion", "string",
+            "AKS Kubernetes version X.Y[.Z] that AKS still creates clusters at (airflow_on_k8s/aks_versions.py; "
+            "create).", "1.36"),
+    KeySpec("clusterTier", "string", "AKS pricing tier: Free (no SLA), Standard (uptime SLA) or Premium (create).",
+            "Standard"),
     KeySpec("clusterSystemVmSize", "string", "VM size of the on-demand system pool (create).", "Standard_D2s_v5"),
     KeySpec("clusterSystemMinCount", "integer", "System pool autoscaler minimum (create).", 1),
     KeySpec("clusterSystemMaxCount", "integer", "System pool autoscaler maximum (create).", 3),
@@ -186,6 +200,10 @@ CONFIG_KEYS: tuple[KeySpec, ...] = (
     KeySpec("clusterNetworkPolicy", "string", "Network policy engine: azure, calico or cilium (create).", "azure"),
     KeySpec("clusterSubnetId", "string",
             "Subnet of the node pools (create). Required with a private database: same or peered VNet.", ""),
+    KeySpec("clusterApiServerSubnetId", "string",
+            "Subnet for API Server VNet Integration (create; required with NetworkPolicies): delegated to "
+            "Microsoft.ContainerService/managedClusters, /28 or larger, in clusterSubnetId's VNet. Pods reach "
+            "the API server there, so its egress rule is known on the first up.", ""),
     KeySpec("clusterOidcIssuerUrl", "string",
             "OIDC issuer of an existing cluster (workload identity for task logs). Create mode: from the cluster.",
             ""),
@@ -343,6 +361,7 @@ class IngressConfig:
     cluster_issuer: str | None
     tls_secret_name: str | None
     controller_namespace: str
+    acme_email: str | None  # set: the program creates cluster_issuer
 
 
 SsoProvider = Literal["azure", "okta"]
@@ -383,6 +402,8 @@ class ClusterConfig:
     spot_max_price: float
     network_policy: str
     subnet_id: str | None
+    tier: str
+    api_server_subnet_id: str | None
 
 
 @dataclass(frozen=True)
@@ -450,6 +471,7 @@ POSTGRES_HA_MODES = ("Disabled", "SameZone", "ZoneRedundant")
 # Flexible Server storage sizes in GiB (the service rejects anything else).
 POSTGRES_STORAGE_SIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767)
 REGISTRY_SKUS = ("Basic", "Standard", "Premium")
+CLUSTER_TIERS = ("Free", "Standard", "Premium")
 # apache-airflow-providers-hashicorp 3.8.0 and -microsoft-azure 11.0.0 require apache-airflow>=2.8.0.
 MIN_AIRFLOW_FOR_IMAGE = (2, 8, 0)
 _RESERVED_POSTGRES_LOGINS = frozenset({"azure_superuser", "azure_pg_admin", "admin", "administrator",
@@ -462,6 +484,7 @@ _IMAGE_REPOSITORY = re.compile(
     r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::\d+)?/)?"
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
 )
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _GIT_REF = re.compile(r"^(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]+(?<![/.])$")
 _GO_DURATION = re.compile(r"^(?:\d+(?:h|m|s|ms))+$")
@@ -996,9 +1019,21 @@ def _ingress(reader: _Reader) -> IngressConfig | None:
         _check(value == "" or bool(_DNS1123_SUBDOMAIN.match(value)), name, value, "a Kubernetes object name")
     class_name = reader.string("ingressClassName")
     _check(bool(_DNS1123_SUBDOMAIN.match(class_name)), "ingressClassName", class_name, "an IngressClass name")
-    return IngressConfig(host=host, class_name=reader.string("ingressClassName"), cluster_issuer=issuer or None,
+    acme_email = reader.string("ingressAcmeEmail")
+    if issuer and reader.string("clusterMode") == "create":
+        _check(bool(acme_email), "ingressAcmeEmail", acme_email,
+               f"an e-mail address with clusterMode create: the new cluster has no ClusterIssuer {issuer} "
+               "until the program creates it")
+    _check(not acme_email or bool(issuer), "ingressAcmeEmail", acme_email,
+           "empty without ingressClusterIssuer (it names the ClusterIssuer to create)")
+    _check(not acme_email or reader.string("clusterMode") == "create", "ingressAcmeEmail", acme_email,
+           "empty with clusterMode existing: the cluster's own cert-manager and issuers are used")
+    _check(not acme_email or bool(_EMAIL.fullmatch(acme_email)), "ingressAcmeEmail", acme_email,
+           "an e-mail address such as platform@example.com")
+    return IngressConfig(host=host, class_name=class_name, cluster_issuer=issuer or None,
                          tls_secret_name=tls_secret or None,
-                         controller_namespace=_dns_label(reader, "ingressControllerNamespace"))
+                         controller_namespace=_dns_label(reader, "ingressControllerNamespace"),
+                         acme_email=acme_email or None)
 
 
 def _role_mapping(reader: _Reader) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -1057,13 +1092,32 @@ def _https_egress_reason(reader: _Reader, sso: SsoConfig | None) -> str | None:
     return "; ".join(reasons) or None
 
 
-def _network(reader: _Reader, vault: VaultConfig | None, needs_https: str | None) -> NetworkConfig | None:
+def _derived_cidrs(reader: _Reader, name: str, derived_from: str | None, required_because: str) -> tuple[str, ...]:
+    """A CIDR list the program reads from Azure when `derived_from` names the subnet, else typed."""
+    if derived_from is None:
+        return _cidrs(reader, name, required_because=required_because)
+    typed = reader.array(name)
+    _check(not typed, name, json.dumps(list(typed))[:200], f"empty: the program reads it from {derived_from}")
+    return ()
+
+
+def _network(reader: _Reader, vault: VaultConfig | None, needs_https: str | None, cluster: ClusterConfig | None,
+             database: ManagedPostgresConfig | ExistingPostgresConfig) -> NetworkConfig | None:
     if not reader.boolean("networkPoliciesEnabled"):
         return None
+    if cluster is not None:
+        _check(cluster.api_server_subnet_id is not None, "clusterApiServerSubnetId", "",
+               "a subnet resource id with clusterMode create and NetworkPolicies: the API server's address "
+               "(API Server VNet Integration) is what the scheduler's egress rule allows")
+    private_database = isinstance(database, ManagedPostgresConfig) and database.network == "private"
     return NetworkConfig(
         https_egress_cidrs=_cidrs(reader, "networkHttpsEgressCidrs", required_because=needs_https),
-        postgres_cidrs=_cidrs(reader, "networkPostgresCidrs", required_because="the metadata database"),
-        kube_api_cidrs=_cidrs(reader, "networkKubeApiCidrs", required_because="the scheduler creates task pods"),
+        postgres_cidrs=_derived_cidrs(reader, "networkPostgresCidrs",
+                                      "postgresDelegatedSubnetId" if private_database else None,
+                                      "the metadata database"),
+        kube_api_cidrs=_derived_cidrs(reader, "networkKubeApiCidrs",
+                                      "clusterApiServerSubnetId" if cluster is not None else None,
+                                      "the scheduler creates task pods"),
         vault_cidrs=_cidrs(reader, "networkVaultCidrs",
                            required_because="Airflow reads Vault" if vault else None),
         git_cidrs=_cidrs(reader, "networkGitCidrs"),
@@ -1078,16 +1132,15 @@ def _vm_size(reader: _Reader, name: str) -> str:
     return value
 
 
-def _cluster(reader: _Reader, stack: str, environment: Environment) -> ClusterConfig | None:
+def _cluster(reader: _Reader, stack: str, environment: Environment, today: date) -> ClusterConfig | None:
     if reader.choice("clusterMode", ("existing", "create")) == "existing":
         return None
     # The stack name becomes the cluster's DNS prefix (airflow-<stack>).
     _check(bool(re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,44}[A-Za-z0-9])?", stack)), "clusterMode", "create",
            f"used on a stack whose name suits an AKS DNS prefix (letters, digits, '-'); {stack!r} does not")
     version = reader.string("clusterKubernetesVersion")
-    match = re.fullmatch(r"(\d+)\.(\d+)(\.\d+)?", version)
-    _check(match is not None and (int(match.group(1)), int(match.group(2))) >= (1, 27),
-           "clusterKubernetesVersion", version, "a pinned version X.Y or X.Y.Z, 1.27 or newer")
+    problem = version_problem(version, today)
+    _check(problem is None, "clusterKubernetesVersion", version, problem or "")
     system_min = reader.integer("clusterSystemMinCount", 1, 100)
     system_max = reader.integer("clusterSystemMaxCount", 1, 100)
     _check(system_min <= system_max, "clusterSystemMinCount", str(system_min),
@@ -1097,6 +1150,7 @@ def _cluster(reader: _Reader, stack: str, environment: Environment) -> ClusterCo
     task_min = reader.integer("clusterTaskMinCount", 0, 1000)
     task_max = reader.integer("clusterTaskMaxCount", 1, 1000)
     _check(task_min <= task_max, "clusterTaskMinCount", str(task_min), f"at most clusterTaskMaxCount ({task_max})")
+    subnet_id = _cluster_subnet(reader, environment)
     price_text = reader.string("clusterSpotMaxPrice")
     try:
         price = float(price_text)
@@ -1109,7 +1163,22 @@ def _cluster(reader: _Reader, stack: str, environment: Environment) -> ClusterCo
         system_min_count=system_min, system_max_count=system_max, task_vm_size=_vm_size(reader, "clusterTaskVmSize"),
         task_min_count=task_min, task_max_count=task_max, spot_max_price=price,
         network_policy=reader.choice("clusterNetworkPolicy", ("azure", "calico", "cilium")),
-        subnet_id=_cluster_subnet(reader, environment))
+        subnet_id=subnet_id, tier=reader.choice("clusterTier", CLUSTER_TIERS),
+        api_server_subnet_id=_api_server_subnet(reader, subnet_id))
+
+
+def _api_server_subnet(reader: _Reader, node_subnet_id: str | None) -> str | None:
+    subnet = reader.string("clusterApiServerSubnetId")
+    if not subnet:
+        return None
+    _check(bool(_AZURE_SUBNET_ID.match(subnet)), "clusterApiServerSubnetId", subnet, "a subnet resource id")
+    vnet = subnet.lower().split("/subnets/")[0]
+    _check(node_subnet_id is not None and node_subnet_id.lower().split("/subnets/")[0] == vnet,
+           "clusterApiServerSubnetId", subnet, "a subnet in the VNet of clusterSubnetId (API Server VNet "
+           "Integration with your own VNet needs both)")
+    _check(subnet.lower() != (node_subnet_id or "").lower(), "clusterApiServerSubnetId", subnet,
+           "a subnet of its own, delegated to Microsoft.ContainerService/managedClusters, not the node subnet")
+    return subnet
 
 
 def _cluster_subnet(reader: _Reader, environment: Environment) -> str | None:
@@ -1149,8 +1218,10 @@ def _reject_unknown_keys(raw: Mapping[str, str]) -> None:
                               secret=True)
 
 
-def parse_stack_config(raw: Mapping[str, str], *, stack: str, secret_keys: Set[str]) -> StackConfig:
-    """Validate raw config (short key -> Pulumi's string value) into a StackConfig."""
+def parse_stack_config(raw: Mapping[str, str], *, stack: str, secret_keys: Set[str],
+                       today: date | None = None) -> StackConfig:
+    """Validate raw config (short key -> Pulumi's string value) into a StackConfig; `today` (default:
+    the date it runs) decides which AKS versions a new cluster may use."""
     _reject_unknown_keys(raw)
     reader = _Reader(raw, secret_keys)
     environment = _environment(reader, stack)
@@ -1179,20 +1250,21 @@ def parse_stack_config(raw: Mapping[str, str], *, stack: str, secret_keys: Set[s
     )
     vault = _vault(reader, creates_cluster=reader.string("clusterMode") == "create")
     ingress = _ingress(reader)
-    cluster = _cluster(reader, stack, environment)
+    cluster = _cluster(reader, stack, environment, today or date.today())
     sso = _sso(reader, vault, ingress)
+    database = _database(reader, environment)
     return StackConfig(
         stack=stack,
         environment=environment,
         kubernetes=KubernetesConfig(kubeconfig=reader.secret("kubeconfig"), context=context or None),
         airflow=airflow,
         azure=_azure(reader),
-        database=_database(reader, environment),
+        database=database,
         image=_image_source(reader, environment, airflow_version),
         vault=vault,
         ingress=ingress,
         sso=sso,
-        network=_network(reader, vault, _https_egress_reason(reader, sso)),
+        network=_network(reader, vault, _https_egress_reason(reader, sso), cluster, database),
         cluster=cluster,
         scheduling=SchedulingConfig(
             spot_task_pods=reader.boolean("spotTaskPods"),

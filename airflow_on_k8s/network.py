@@ -5,8 +5,11 @@ Pods are selected by the labels the chart puts on every pod it renders, task pod
 `release: <release name>` (NOTES.md section 5; task pods are `component: worker`).
 """
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
+
+import pulumi
 
 from airflow_on_k8s.config import IngressConfig, NetworkConfig, VaultConfig
 
@@ -36,12 +39,20 @@ def _ports(*ports: int, protocol: str = "TCP") -> list[dict[str, Any]]:
     return [{"protocol": protocol, "port": port} for port in ports]
 
 
-def _to_cidrs(cidrs: tuple[str, ...]) -> list[dict[str, Any]]:
+# CIDRs typed in config, or read from Azure while the program runs (a subnet's address prefixes).
+Cidrs = Sequence[str] | pulumi.Output[list[str]]
+
+
+def _peers(cidrs: Sequence[str]) -> list[dict[str, Any]]:
     return [{"ipBlock": {"cidr": cidr}} for cidr in cidrs]
 
 
-def _egress(name: str, selector: dict[str, Any], to: list[dict[str, Any]], ports: list[dict[str, Any]] | None
-            ) -> tuple[str, dict[str, Any]]:
+def _to_cidrs(cidrs: Cidrs) -> list[dict[str, Any]] | pulumi.Output[list[dict[str, Any]]]:
+    return cidrs.apply(_peers) if isinstance(cidrs, pulumi.Output) else _peers(cidrs)
+
+
+def _egress(name: str, selector: dict[str, Any], to: list[dict[str, Any]] | pulumi.Output[list[dict[str, Any]]],
+            ports: list[dict[str, Any]] | None) -> tuple[str, dict[str, Any]]:
     rule: dict[str, Any] = {"to": to}
     if ports:
         rule["ports"] = ports
@@ -53,8 +64,11 @@ def vault_port(vault: VaultConfig) -> int:
 
 
 def network_policy_specs(release: str, network: NetworkConfig, ingress: IngressConfig | None,
-                         vault: VaultConfig | None, git_port: int = 22) -> list[tuple[str, dict[str, Any]]]:
-    """(name, NetworkPolicy spec) pairs, default-deny first."""
+                         vault: VaultConfig | None, git_port: int = 22, *,
+                         postgres_cidrs: Cidrs | None = None,
+                         kube_api_cidrs: Cidrs | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """(name, NetworkPolicy spec) pairs, default-deny first. `postgres_cidrs` and `kube_api_cidrs`
+    replace the typed lists where the program reads them from Azure."""
     everything: dict[str, Any] = {}
     airflow = _pods(release)
     specs: list[tuple[str, dict[str, Any]]] = [
@@ -62,10 +76,13 @@ def network_policy_specs(release: str, network: NetworkConfig, ingress: IngressC
         _egress("allow-dns", everything,
                 [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: "kube-system"}}}],
                 _ports(DNS_PORT, protocol="UDP") + _ports(DNS_PORT)),
-        _egress("allow-metadata-db", airflow, _to_cidrs(network.postgres_cidrs), _ports(POSTGRES_PORT)),
+        _egress("allow-metadata-db", airflow,
+                _to_cidrs(network.postgres_cidrs if postgres_cidrs is None else postgres_cidrs),
+                _ports(POSTGRES_PORT)),
         # The scheduler creates, watches and deletes the task pods; the webserver reads running
         # task pods' logs through the API.
-        _egress("allow-kube-api", _pods(release, "scheduler", "webserver"), _to_cidrs(network.kube_api_cidrs),
+        _egress("allow-kube-api", _pods(release, "scheduler", "webserver"),
+                _to_cidrs(network.kube_api_cidrs if kube_api_cidrs is None else kube_api_cidrs),
                 _ports(KUBE_API_PORT)),
         # git-sync runs beside the scheduler and triggerer and as the task pods' init container.
         _egress("allow-git", _pods(release, "scheduler", "triggerer", "worker"),

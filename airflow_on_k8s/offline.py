@@ -149,6 +149,13 @@ def _azure_outputs(type_token: str, name: str, inputs: dict[str, Any]) -> dict[s
             "resourceId": f"/subscriptions/{OFFLINE_SUBSCRIPTION}/resourceGroups/{group}/providers/"
                           f"Microsoft.ManagedIdentity/userAssignedIdentities/{azure_name}-agentpool"}}
         outputs["fqdn"] = f"{azure_name}-{suffix}.hcp.westeurope.azmk8s.io"
+        identity = _plain(inputs.get("identity")) or {}
+        if isinstance(identity.get("userAssignedIdentities"), list):
+            # Azure answers the list of identity ids with a map: id -> its principal and client ids.
+            outputs["identity"] = {**identity, "userAssignedIdentities": {
+                _plain(identity_id): {"principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"principal/{identity_id}")),
+                                      "clientId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"client/{identity_id}"))}
+                for identity_id in identity["userAssignedIdentities"]}}
     elif type_token == "azure-native:managedidentity:UserAssignedIdentity":
         outputs["clientId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"client/{name}"))
         outputs["principalId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"principal/{name}"))
@@ -206,6 +213,7 @@ class OfflineEngine(mocks.Mocks):
             "tls:index/getPublicKey:getPublicKey": self._get_public_key,
             "vault:kv/getSecretV2:getSecretV2": self._get_kv_secret,
             "azure-native:containerservice:listManagedClusterUserCredentials": self._cluster_credentials,
+            "azure-native:network:getSubnet": self._get_subnet,
             **(extra_invokes or {}),
         }
         self._local = threading.local()
@@ -225,6 +233,16 @@ class OfflineEngine(mocks.Mocks):
         kubeconfig = (f"apiVersion: v1\nkind: Config\nclusters:\n- name: {args.get('resourceName')}\n"
                       "  cluster: {server: 'https://offline.invalid:443'}\ncontexts: []\nusers: []\n")
         return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
+
+    @staticmethod
+    def _get_subnet(args: dict[str, Any]) -> dict[str, Any]:
+        """An existing subnet: a private /24 derived from its name, so each subnet gets its own range."""
+        group, network, subnet = (str(args.get(key)) for key in ("resourceGroupName", "virtualNetworkName",
+                                                                     "subnetName"))
+        third_octet = int(hashlib.sha1(f"{group}/{network}/{subnet}".encode()).hexdigest(), 16) % 250
+        return {"id": f"/subscriptions/{OFFLINE_SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.Network/"
+                      f"virtualNetworks/{network}/subnets/{subnet}",
+                "name": subnet, "addressPrefix": f"10.250.{third_octet}.0/24", "provisioningState": "Succeeded"}
 
     @staticmethod
     def _get_kv_secret(args: dict[str, Any]) -> dict[str, Any]:

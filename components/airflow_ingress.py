@@ -1,5 +1,6 @@
 """The TLS Ingress in front of the Airflow webserver (which stays a ClusterIP Service)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -27,6 +28,8 @@ class AirflowIngressArgs:
     settings: IngressConfig
     namespace: pulumi.Input[str]
     release_name: str
+    # The controller and certificate issuer it needs (a created cluster has neither).
+    depends_on: Sequence[pulumi.Resource] = ()
 
 
 class AirflowIngress(pulumi.ComponentResource):
@@ -42,6 +45,6 @@ class AirflowIngress(pulumi.ComponentResource):
                                                        annotations=annotations),
             # Kubernetes' own camelCase field names; the SDK passes them through unchanged.
             spec=cast(kubernetes.networking.v1.IngressSpecArgsDict, ingress_spec(settings, args.release_name)),
-            opts=pulumi.ResourceOptions(parent=self))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)))
         self.url = f"https://{settings.host}"
         self.register_outputs({"url": self.url})

@@ -13,6 +13,7 @@ from airflow_on_k8s.database import (
     firewall_rule_name,
     metadata_connection_uri,
 )
+from components.azure_subnets import subnet_cidrs
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class ManagedPostgres(pulumi.ComponentResource):
     database_name: pulumi.Output[str]
     server_id: pulumi.Output[str]
     connection_uri: pulumi.Output[str]
+    # The delegated subnet's ranges, read from Azure (private network only): the pods' egress target.
+    network_cidrs: pulumi.Output[list[str]] | None
     resources: list[pulumi.Resource]
 
     def __init__(self, name: str, args: ManagedPostgresArgs,
@@ -99,6 +102,8 @@ class ManagedPostgres(pulumi.ComponentResource):
         self.fqdn = server.fully_qualified_domain_name.apply(lambda fqdn: fqdn or "")
         self.database_name = database.name
         self.server_id = server.id
+        self.network_cidrs = (subnet_cidrs(settings.delegated_subnet_id, self)
+                              if settings.delegated_subnet_id else None)
         self.connection_uri = pulumi.Output.secret(pulumi.Output.all(
             admin_password.result, self.fqdn, database.name,
         ).apply(lambda parts: metadata_connection_uri(settings.admin_login, parts[0], parts[1], parts[2])))

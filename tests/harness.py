@@ -15,7 +15,7 @@ from pulumi.runtime import rpc
 
 from airflow_on_k8s.config import parse_stack_config
 from airflow_on_k8s.errors import ConfigError
-from airflow_on_k8s.offline import PROJECT_DIR, ProgramRun, run_program
+from airflow_on_k8s.offline import PROJECT_DIR, ProgramRun, RecordedResource, run_program
 from airflow_on_k8s.plan import load_stack_inputs
 
 SHARED_DIR = PROJECT_DIR.parent / "shared"
@@ -29,6 +29,8 @@ METADATA_CONNECTION = "postgresql://airflow:s3cr3t-Passw0rd@db.example.com:5432/
 KUBELET_OBJECT_ID = "3f2c8a1e-6b7d-4e0f-9a51-2d8c4b6e7f10"
 SUBNET_ID = ("/subscriptions/6c1f3d2a-8e4b-4b7c-9d0e-1a2b3c4d5e6f/resourceGroups/rg-net/providers/"
              "Microsoft.Network/virtualNetworks/vnet/subnets/snet-postgres")
+NODE_SUBNET_ID = SUBNET_ID.replace("snet-postgres", "snet-aks")
+API_SERVER_SUBNET_ID = SUBNET_ID.replace("snet-postgres", "snet-aks-apiserver")
 DNS_ZONE_ID = ("/subscriptions/6c1f3d2a-8e4b-4b7c-9d0e-1a2b3c4d5e6f/resourceGroups/rg-net/providers/"
                "Microsoft.Network/privateDnsZones/airflow.postgres.database.azure.com")
 
@@ -57,9 +59,21 @@ def managed_config(network: str = "private", **overrides: str) -> dict[str, str]
     config = minimal_config(postgresMode="managed", postgresNetwork=network)
     del config["postgresExistingFqdn"], config["metadataConnection"]
     if network == "private":
+        # The database's range is read from its delegated subnet, never typed.
+        del config["networkPostgresCidrs"]
         config.update(postgresDelegatedSubnetId=SUBNET_ID, postgresPrivateDnsZoneId=DNS_ZONE_ID)
     else:
         config["postgresAllowedCidrs"] = '["203.0.113.10/32"]'
+    config.update(overrides)
+    return config
+
+
+def created_cluster_config(**overrides: str) -> dict[str, str]:
+    """minimal_config with an AKS cluster created by the program: its issuer and its API server's
+    range come from the cluster, so neither is typed."""
+    config = minimal_config(clusterMode="create", clusterSubnetId=NODE_SUBNET_ID,
+                            clusterApiServerSubnetId=API_SERVER_SUBNET_ID)
+    del config["clusterOidcIssuerUrl"], config["networkKubeApiCidrs"]
     config.update(overrides)
     return config
 
@@ -150,8 +164,15 @@ def secret_data(run: ProgramRun) -> dict[str, dict[str, str]]:
     }
 
 
+def airflow_release(run: ProgramRun) -> RecordedResource:
+    """The Airflow chart's Release (a created cluster also gets the ingress controller's and cert-manager's)."""
+    releases = [release for release in run.of_type(RELEASE_TYPE) if release.inputs.get("chart") == "airflow"]
+    assert len(releases) == 1, f"expected one Airflow release, found {len(releases)}"
+    return releases[0]
+
+
 def helm_values(run: ProgramRun) -> dict[str, Any]:
-    values: dict[str, Any] = json.loads(json.dumps(plain(run.one(RELEASE_TYPE).inputs["values"])),
+    values: dict[str, Any] = json.loads(json.dumps(plain(airflow_release(run).inputs["values"])),
                                         parse_float=_int_if_integral)
     return values
 

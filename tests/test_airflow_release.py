@@ -20,8 +20,8 @@ from airflow_on_k8s.plan import plan_document
 from components.airflow_release import AirflowRelease, AirflowReleaseArgs
 from tests.harness import (
     MINIMAL_SECRET_KEYS,
-    RELEASE_TYPE,
     SECRET_TYPE,
+    airflow_release,
     helm_values,
     minimal_config,
     plain,
@@ -39,7 +39,7 @@ OPENSSH_KEY = ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5
 
 
 def test_release_installs_the_pinned_official_chart(stack_run: ProgramRun) -> None:
-    release = stack_run.one(RELEASE_TYPE)
+    release = airflow_release(stack_run)
     inputs = release.inputs
     assert inputs["chart"] == "airflow"
     assert inputs["repositoryOpts"] == {"repo": "https://airflow.apache.org"}
@@ -63,14 +63,14 @@ def test_every_secret_name_in_values_has_a_secret_with_the_chart_key(stack_run: 
         assert data[name].get(key), f"Secret {name} lacks key {key}"
     namespaces = {plain(resource.inputs["metadata"]["namespace"])
                   for resource in stack_run.of_type(SECRET_TYPE)}
-    assert namespaces == {stack_run.one(RELEASE_TYPE).inputs["namespace"]}
+    assert namespaces == {airflow_release(stack_run).inputs["namespace"]}
 
 
 def test_release_depends_on_every_secret_and_the_namespace(stack_run: ProgramRun) -> None:
-    release = stack_run.one(RELEASE_TYPE)
+    release = airflow_release(stack_run)
     secret_urns = {resource.urn for resource in stack_run.of_type(SECRET_TYPE) if resource.parent == release.parent}
     assert secret_urns <= set(release.dependencies)
-    namespace = stack_run.one("kubernetes:core/v1:Namespace")
+    namespace = stack_run.one("kubernetes:core/v1:Namespace", "airflow-namespace")
     assert namespace.urn in release.dependencies
 
 
@@ -105,7 +105,8 @@ def test_components_parent_their_children(stack_run: ProgramRun) -> None:
                 "airflow-on-k8s:ingress:AirflowIngress", "airflow-on-k8s:network:AirflowNetwork",
                 "airflow-on-k8s:logs:TaskLogStorage"}
     if stack_run.stack == "prod":
-        expected.add("airflow-on-k8s:cluster:AksCluster")
+        expected |= {"airflow-on-k8s:cluster:AksCluster", "airflow-on-k8s:ingress:IngressController",
+                     "airflow-on-k8s:ingress:CertManager"}
     assert {resource.type for resource in components.values()} == expected
     for resource in stack_run.resources:
         if resource.custom and resource.type not in TOP_LEVEL_CUSTOM_TYPES:
@@ -186,7 +187,7 @@ def test_public_repo_has_no_deploy_key() -> None:
 def test_release_name_drives_service_account_names() -> None:
     run = run_config(minimal_config(releaseName="prod"))
     assert run.outputs["serviceAccounts"]["scheduler"] == "prod-airflow-scheduler"
-    assert run.one(RELEASE_TYPE).inputs["name"] == "prod"
+    assert airflow_release(run).inputs["name"] == "prod"
 
 
 def test_component_runs_alone_under_the_harness() -> None:
@@ -198,7 +199,7 @@ def test_component_runs_alone_under_the_harness() -> None:
             image=ImageSettings(repository="example.azurecr.io/airflow", tag="2.10.3-abc")))
 
     run = run_component(build)
-    assert run.one(RELEASE_TYPE).name == "solo-release"
+    assert airflow_release(run).name == "solo-release"
     assert len(run.of_type(SECRET_TYPE)) == 5
 
 

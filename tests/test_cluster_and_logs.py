@@ -14,6 +14,7 @@ from components.task_logs import BLOB_DATA_CONTRIBUTOR_ROLE_ID, TOKEN_EXCHANGE_A
 from tests.harness import (
     MINIMAL_SECRET_KEYS,
     assert_one_line_config_error,
+    created_cluster_config,
     helm_values,
     minimal_config,
     plain,
@@ -26,24 +27,53 @@ CONTAINER = "azure-native:storage:BlobContainer"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 FEDERATION = "azure-native:managedidentity:FederatedIdentityCredential"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+AGENT_POOL = "azure-native:containerservice:AgentPool"
 
 
 def test_prod_cluster_scales_tasks_to_zero_on_spot(prod_run: ProgramRun) -> None:
     cluster = plain(prod_run.one(CLUSTER).inputs)
-    assert cluster["kubernetesVersion"] == "1.33"
+    assert cluster["kubernetesVersion"] == "1.36"
+    assert cluster["sku"] == {"name": "Base", "tier": "Standard"}
     assert cluster["oidcIssuerProfile"] == {"enabled": True}
     assert cluster["securityProfile"] == {"workloadIdentity": {"enabled": True}}
     assert (cluster["networkProfile"]["networkPlugin"], cluster["networkProfile"]["networkPolicy"]) == (
         "azure", "calico")
-    system, tasks = cluster["agentPoolProfiles"]
+    (system,) = cluster["agentPoolProfiles"]
     assert (system["name"], system["mode"], system["enableAutoScaling"], system["minCount"], system["maxCount"]) == (
         "system", "System", True, 2, 4)
     assert "scaleSetPriority" not in system
+    tasks = plain(prod_run.one(AGENT_POOL, "aks-tasks").inputs)
+    assert tasks["resourceName"] == prod_run.one(CLUSTER).outputs["name"] and tasks["agentPoolName"] == "tasks"
     assert (tasks["mode"], tasks["scaleSetPriority"], tasks["scaleSetEvictionPolicy"], tasks["spotMaxPrice"]) == (
         "User", "Spot", "Delete", -1)
     assert (tasks["enableAutoScaling"], tasks["minCount"], tasks["maxCount"]) == (True, 0, 30)
     assert tasks["nodeTaints"] == ["kubernetes.azure.com/scalesetpriority=spot:NoSchedule"]
     assert system["vnetSubnetID"] == tasks["vnetSubnetID"] and tasks["vnetSubnetID"].endswith("/subnets/snet-aks")
+    assert system["orchestratorVersion"] == tasks["orchestratorVersion"] == "1.36"
+    # The autoscaler owns the counts once the pools run.
+    assert prod_run.one(AGENT_POOL).options["ignoreChanges"] == ["count"]
+
+
+def test_the_control_plane_identity_holds_the_subnets_before_the_cluster(prod_run: ProgramRun) -> None:
+    cluster = prod_run.one(CLUSTER)
+    identity = prod_run.one(IDENTITY, "aks-control-plane")
+    assert plain(cluster.inputs)["identity"] == {"type": "UserAssigned",
+                                                 "userAssignedIdentities": [identity.outputs["id"]]}
+    subnets = {plain(cluster.inputs)["agentPoolProfiles"][0]["vnetSubnetID"],
+               plain(cluster.inputs)["apiServerAccessProfile"]["subnetId"]}
+    grants = [plain(grant.inputs) for grant in prod_run.of_type(ROLE_ASSIGNMENT) if grant.parent == cluster.parent]
+    assert {grant["scope"] for grant in grants} == subnets
+    for grant in grants:
+        assert grant["principalId"] == identity.outputs["principalId"]
+        assert grant["roleDefinitionId"].endswith("/roleDefinitions/4d97b98b-1d4f-4787-a291-c67834d212e7")
+    assert {grant.urn for grant in prod_run.of_type(ROLE_ASSIGNMENT)
+            if grant.parent == cluster.parent} <= set(cluster.dependencies)
+
+
+def test_the_api_server_gets_an_address_in_its_own_subnet(prod_run: ProgramRun) -> None:
+    profile = plain(prod_run.one(CLUSTER).inputs)["apiServerAccessProfile"]
+    assert profile["enableVnetIntegration"] is True
+    assert profile["subnetId"].endswith("/subnets/snet-aks-apiserver")
 
 
 def test_nodes_resolve_the_private_database(prod_run: ProgramRun) -> None:
@@ -67,8 +97,7 @@ def test_federated_credentials_are_written_one_at_a_time(stack_run: ProgramRun) 
 
 
 def test_cilium_policy_brings_its_dataplane() -> None:
-    run = run_config({**minimal_config(clusterMode="create", clusterNetworkPolicy="cilium"),
-                      "clusterOidcIssuerUrl": ""})
+    run = run_config(created_cluster_config(clusterNetworkPolicy="cilium"))
     assert plain(run.one(CLUSTER).inputs)["networkProfile"]["networkDataplane"] == "cilium"
 
 
@@ -80,15 +109,14 @@ def test_dev_uses_its_existing_cluster(dev_run: ProgramRun) -> None:
 
 
 def test_a_created_cluster_feeds_provider_pull_identity_and_federation() -> None:
-    config = minimal_config(clusterMode="create", kubeletObjectId="")
-    del config["clusterOidcIssuerUrl"]
-    run = run_config(config)
+    run = run_config(created_cluster_config(kubeletObjectId=""))
     cluster = run.one(CLUSTER)
     kubelet = cluster.outputs["identityProfile"]["kubeletidentity"]["objectId"]
     assert plain(run.one(ROLE_ASSIGNMENT, "airflow-image-kubelet-acr-pull").inputs)["principalId"] == kubelet
     issuer = cluster.outputs["oidcIssuerProfile"]["issuerURL"]
     assert {plain(r.inputs)["issuer"] for r in run.of_type(FEDERATION)} == {issuer}
-    assert [token for token, _ in run.invokes] == ["azure-native:containerservice:listManagedClusterUserCredentials"]
+    assert sorted(token for token, _ in run.invokes) == [
+        "azure-native:containerservice:listManagedClusterUserCredentials", "azure-native:network:getSubnet"]
     assert "clusters:" in plain(run.one("pulumi:providers:kubernetes").inputs["kubeconfig"])
 
 
@@ -121,7 +149,7 @@ def test_log_storage_is_private_and_keyless(stack_run: ProgramRun) -> None:
     writer = plain(stack_run.one(ROLE_ASSIGNMENT, "task-logs-blob-writer").inputs)
     assert writer["roleDefinitionId"].endswith(BLOB_DATA_CONTRIBUTOR_ROLE_ID)
     assert writer["scope"] == stack_run.one(ACCOUNT).outputs["id"]
-    assert writer["principalId"] == stack_run.one(IDENTITY).outputs["principalId"]
+    assert writer["principalId"] == stack_run.one(IDENTITY, "task-logs-identity").outputs["principalId"]
 
 
 def test_federation_names_exactly_the_release_service_accounts(stack_run: ProgramRun) -> None:
@@ -131,7 +159,7 @@ def test_federation_names_exactly_the_release_service_accounts(stack_run: Progra
     credentials = [plain(resource.inputs) for resource in stack_run.of_type(FEDERATION)]
     assert {credential["subject"] for credential in credentials} == expected
     assert all(credential["audiences"] == [TOKEN_EXCHANGE_AUDIENCE] for credential in credentials)
-    identity_name = stack_run.one(IDENTITY).outputs["name"]
+    identity_name = stack_run.one(IDENTITY, "task-logs-identity").outputs["name"]
     assert {credential["resourceName"] for credential in credentials} == {identity_name}
 
 
@@ -141,7 +169,7 @@ def test_airflow_ships_logs_to_blob_as_the_identity(stack_run: ProgramRun) -> No
     assert logging == {"remote_logging": "True", "remote_base_log_folder": "wasb-airflow-logs",
                        "remote_log_conn_id": "wasb_task_logs"}
     assert values["config"]["azure_remote_logging"] == {"remote_wasb_log_container": "airflow-logs"}
-    client_id = stack_run.one(IDENTITY).outputs["clientId"]
+    client_id = stack_run.one(IDENTITY, "task-logs-identity").outputs["clientId"]
     for section in ("workers", "scheduler", "triggerer", "webserver"):
         assert values[section]["serviceAccount"]["annotations"] == {"azure.workload.identity/client-id": client_id}
         assert values[section]["labels"] == {"azure.workload.identity/use": "true"}
@@ -159,8 +187,8 @@ def test_task_logs_can_be_turned_off() -> None:
     ({"clusterTaskMinCount": "5", "clusterTaskMaxCount": "3"}, "clusterTaskMinCount", "at most clusterTaskMaxCount"),
     ({"clusterSystemMinCount": "4", "clusterSystemMaxCount": "2"}, "clusterSystemMinCount", "at most"),
     ({"clusterTaskAutoscaling": "false"}, "clusterTaskAutoscaling", "must autoscale"),
-    ({"clusterKubernetesVersion": "1.26"}, "clusterKubernetesVersion", "1.27 or newer"),
-    ({"clusterKubernetesVersion": "latest"}, "clusterKubernetesVersion", "1.27 or newer"),
+    ({"clusterKubernetesVersion": "1.26"}, "clusterKubernetesVersion", "not in the AKS release calendar"),
+    ({"clusterKubernetesVersion": "latest"}, "clusterKubernetesVersion", "a pinned version X.Y or X.Y.Z"),
     ({"clusterSpotMaxPrice": "cheap"}, "clusterSpotMaxPrice", "-1 (up to the on-demand price)"),
     ({"clusterNetworkPolicy": "none"}, "clusterNetworkPolicy", "one of azure, calico, cilium"),
     ({"clusterSpotMaxPrice": "inf"}, "clusterSpotMaxPrice", "-1 (up to the on-demand price)"),
@@ -168,8 +196,7 @@ def test_task_logs_can_be_turned_off() -> None:
       "networkVaultCidrs": '["10.0.0.0/8"]'}, "vaultKubernetesHost", "empty with clusterMode create"),
 ])
 def test_bad_cluster_config_is_one_line(overrides: dict[str, str], key: str, allowed: str) -> None:
-    assert_one_line_config_error({**minimal_config(clusterMode="create", clusterOidcIssuerUrl=""), **overrides},
-                                 key, allowed)
+    assert_one_line_config_error(created_cluster_config(**overrides), key, allowed)
 
 
 def test_existing_cluster_needs_its_issuer_for_task_logs() -> None:
@@ -204,5 +231,5 @@ def test_private_database_needs_the_nodes_in_its_network() -> None:
 
 def test_stack_name_must_suit_the_dns_prefix() -> None:
     with pytest.raises(ConfigError, match="'prod_eu' does not"):
-        parse_stack_config({**minimal_config(clusterMode="create"), "clusterOidcIssuerUrl": "", "environment": "prod"},
-                           stack="prod_eu", secret_keys=MINIMAL_SECRET_KEYS)
+        parse_stack_config(created_cluster_config(environment="prod"), stack="prod_eu",
+                           secret_keys=MINIMAL_SECRET_KEYS)

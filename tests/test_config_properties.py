@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from airflow_on_k8s.config import CONFIG_KEYS, POSTGRES_STORAGE_SIZES, StackConfig, parse_stack_config
 from airflow_on_k8s.errors import ConfigError
-from tests.harness import MINIMAL_SECRET_KEYS, managed_config, minimal_config
+from tests.harness import MINIMAL_SECRET_KEYS, created_cluster_config, managed_config, minimal_config
 
 KEY_NAMES = [spec.name for spec in CONFIG_KEYS]
 # Every integer key caps below 100000; storage only takes listed sizes and gets its own strategy.
@@ -73,7 +73,7 @@ def test_generated_bad_values_always_end_in_config_error(bad: tuple[str, str], s
         if key.startswith("postgres"):
             base = managed_config("public")
         else:
-            base = minimal_config(imageSource="existing", clusterMode="create", clusterOidcIssuerUrl="")
+            base = created_cluster_config(imageSource="existing")
         parse_stack_config({**base, key: value}, stack=stack, secret_keys=MINIMAL_SECRET_KEYS)
     except ConfigError as error:
         assert error.key == f"airflow-on-k8s:{key}"

@@ -19,7 +19,7 @@ from components.airflow_image import ACR_PULL_ROLE_ID
 from tests.harness import (
     METADATA_CONNECTION,
     MINIMAL_SECRET_KEYS,
-    RELEASE_TYPE,
+    airflow_release,
     helm_values,
     managed_config,
     minimal_config,
@@ -186,7 +186,7 @@ def test_release_reads_the_managed_database_connection(stack_run: ProgramRun) ->
 
 
 def test_release_waits_for_database_and_image(stack_run: ProgramRun) -> None:
-    dependencies = set(stack_run.one(RELEASE_TYPE).dependencies)
+    dependencies = set(airflow_release(stack_run).dependencies)
     for resource_type, name in ((SERVER, None), (DATABASE, None), (CONFIGURATION, None), (IMAGE, None),
                                 (ROLE_ASSIGNMENT, "airflow-image-kubelet-acr-pull")):
         assert stack_run.one(resource_type, name).urn in dependencies, resource_type

@@ -12,7 +12,14 @@ from airflow_on_k8s.config import parse_stack_config
 from airflow_on_k8s.helm_values import ImageSettings, build_helm_values
 from airflow_on_k8s.naming import secret_names
 from airflow_on_k8s.offline import ProgramRun
-from tests.harness import METADATA_CONNECTION, MINIMAL_SECRET_KEYS, chart_file, helm_values, minimal_config
+from tests.harness import (
+    METADATA_CONNECTION,
+    MINIMAL_SECRET_KEYS,
+    airflow_release,
+    chart_file,
+    helm_values,
+    minimal_config,
+)
 
 PLAIN_IMAGE = ImageSettings(repository="apache/airflow", tag="2.10.3-python3.11")
 
@@ -28,7 +35,7 @@ def _chart_data(version: str, name: str) -> Any:
 
 def test_values_validate_against_the_pinned_chart_schema(stack_run: ProgramRun) -> None:
     values = helm_values(stack_run)
-    version = stack_run.one("kubernetes:helm.sh/v3:Release").inputs["version"]
+    version = airflow_release(stack_run).inputs["version"]
     schema = _chart_data(version, "values.schema.json")
     validator = jsonschema.Draft7Validator(schema)
     errors = sorted(validator.iter_errors(values), key=lambda error: list(error.path))

@@ -340,7 +340,7 @@ SERVER_TYPE = "azure-native:dbforpostgresql:Server"
 REGISTRY_TYPE = "azure-native:containerregistry:Registry"
 TLS_CONFIGURATION = ("azure-native:dbforpostgresql:Configuration", "metadata-db-require-secure-transport")
 METADATA_SECRET = ("kubernetes:core/v1:Secret", "airflow-metadata-connection")
-RELEASE = (RELEASE_TYPE, None)
+RELEASE = (RELEASE_TYPE, "airflow-release")
 
 # (rule, (resource type, name), mutation): one bad change to the real prod stack per line.
 MUTATIONS: list[tuple[str, tuple[str, str | None], Mutation]] = [
@@ -375,13 +375,11 @@ MUTATIONS: list[tuple[str, tuple[str, str | None], Mutation]] = [
 
 
 def test_spot_pool_kept_warm_is_advisory(prod_run: ProgramRun) -> None:
-    def keep_two_nodes(props: dict[str, Any]) -> None:
-        props["agentPoolProfiles"][1]["minCount"] = 2
-
+    spot_pool = ("azure-native:containerservice:AgentPool", "aks-tasks")
     assert not found(analyze(prod_run, stack_pack_config("prod")), "aks-spot-pool-scales-to-zero")
-    caught = found(analyze(mutated(prod_run, keep_two_nodes, (CLUSTER_TYPE, None)), stack_pack_config("prod")),
+    caught = found(analyze(mutated(prod_run, _set_prop("minCount", 2), spot_pool), stack_pack_config("prod")),
                    "aks-spot-pool-scales-to-zero")
-    assert [(v.level, v.urn) for v in caught] == [("advisory", prod_run.one(CLUSTER_TYPE).urn)]
+    assert [(v.level, v.urn) for v in caught] == [("advisory", target(prod_run, spot_pool).urn)]
 
 
 def target(run: ProgramRun, where: tuple[str, str | None]) -> RecordedResource:
@@ -411,7 +409,8 @@ def test_prod_mutation_is_caught_by_its_rule_as_mandatory(rule: str, where: tupl
 def test_every_rule_has_a_mutation() -> None:
     assert {rule.name for rule in RULES} - {rule for rule, _, _ in MUTATIONS} == {
         "image-registry-allowed", "namespace-default-deny",  # mutations of these two are below
-        "aks-spot-pool-scales-to-zero"}
+        "aks-spot-pool-scales-to-zero",
+        "aks-version-supported", "aks-version-expiring"}  # date-dependent: tests/test_aks_versions.py
 
 
 DEFAULT_DENY = ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "network-airflow-default-deny")
@@ -426,7 +425,7 @@ def test_weakened_default_deny_is_caught(mutation: Mutation, prod_run: ProgramRu
     assert not found(analyze(prod_run, stack_pack_config("prod")), "namespace-default-deny")
     caught = found(analyze(mutated(prod_run, mutation, DEFAULT_DENY), stack_pack_config("prod")),
                    "namespace-default-deny")
-    assert [(v.level, v.urn) for v in caught] == [("mandatory", prod_run.one(RELEASE_TYPE).urn)]
+    assert [(v.level, v.urn) for v in caught] == [("mandatory", target(prod_run, RELEASE).urn)]
 
 
 def test_namespace_without_network_policies_is_caught() -> None:

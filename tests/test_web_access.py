@@ -17,7 +17,7 @@ from airflow_on_k8s.network import (
     WORKER_LOGS_PORT,
     network_policy_specs,
 )
-from airflow_on_k8s.offline import ProgramRun
+from airflow_on_k8s.offline import OfflineEngine, ProgramRun
 from airflow_on_k8s.sso import CLIENT_SECRET_ENV, helm_tpl_escape, render_webserver_config, scopes
 from tests.harness import (
     MINIMAL_SECRET_KEYS,
@@ -137,7 +137,7 @@ def test_client_secret_can_come_from_vault(prod_run: ProgramRun) -> None:
 def test_ingress_is_tls_only_and_the_service_stays_internal(stack_run: ProgramRun) -> None:
     ingress = plain(stack_run.one(INGRESS).inputs)
     host = stack_run.outputs["uiUrl"].removeprefix("https://")
-    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["ingressClassName"] == ("traefik" if stack_run.stack == "prod" else "nginx")
     assert ingress["spec"]["tls"] == [{"hosts": [host], "secretName": "airflow-ui-tls"}]
     assert ingress["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt-prod"}
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
@@ -198,18 +198,27 @@ def _selectors(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return selectors
 
 
+def _subnet_range(run: ProgramRun, subnet_name: str) -> str:
+    """The range Azure answered for a subnet the program read (the offline engine's answer)."""
+    [args] = [args for token, args in run.invokes
+              if token == "azure-native:network:getSubnet" and args["subnetName"] == subnet_name]
+    return str(OfflineEngine._get_subnet(args)["addressPrefix"])
+
+
 def test_allow_lists_follow_config(prod_run: ProgramRun) -> None:
     policies = _policies(prod_run)
     database = policies["airflow-allow-metadata-db"]["egress"][0]
-    assert database == {"to": [{"ipBlock": {"cidr": "10.20.4.0/24"}}], "ports": [{"protocol": "TCP", "port": 5432}]}
+    # Both ranges come from the subnets named in the stack file, read from Azure, not typed.
+    assert database == {"to": [{"ipBlock": {"cidr": _subnet_range(prod_run, "snet-postgres")}}],
+                        "ports": [{"protocol": "TCP", "port": 5432}]}
     kube_api = policies["airflow-allow-kube-api"]
     assert kube_api["podSelector"]["matchExpressions"] == [
         {"key": "component", "operator": "In", "values": ["scheduler", "webserver"]}]
-    assert kube_api["egress"][0]["to"] == [{"ipBlock": {"cidr": "198.51.100.20/32"}}]
+    assert kube_api["egress"][0]["to"] == [{"ipBlock": {"cidr": _subnet_range(prod_run, "snet-aks-apiserver")}}]
     vault = policies["airflow-allow-vault"]["egress"][0]
     assert vault["ports"] == [{"protocol": "TCP", "port": 8200}]
     ingress = policies["airflow-allow-ingress-controller"]["ingress"][0]
-    assert ingress["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]
+    assert ingress["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}}}]
     assert ingress["ports"] == [{"protocol": "TCP", "port": AIRFLOW_UI_PORT}]
     https = policies["airflow-allow-https-services"]
     assert https["egress"][0]["ports"] == [{"protocol": "TCP", "port": 443}]

@@ -9,6 +9,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema
 
+from .aks_versions import DEFAULT_WARN_DAYS, expiring_findings, unsupported_findings
 from .azure import StackResource, registry_flag_findings, resilience_findings, tls_findings
 from .compute import remote_logging_findings, spot_scale_to_zero_findings, task_limits_findings
 from .resources import (
@@ -32,6 +33,8 @@ Check = Callable[[str, Mapping[str, Any], Mapping[str, Any]], Iterator[str]]
 # (every resource of the stack, policy config) -> (urn, message) per violation
 StackCheck = Callable[[Sequence[StackResource], Mapping[str, Any]], Iterator[tuple[str, str]]]
 MIN_RELEASE_TIMEOUT_SECONDS = 600
+_AS_OF_SCHEMA: dict[str, dict[str, Any]] = {"asOf": {
+    "type": "string", "default": "", "description": "Judge versions as of this date (YYYY-MM-DD); empty: today."}}
 
 
 @dataclass(frozen=True)
@@ -269,4 +272,19 @@ RULES: tuple[Rule, ...] = (
          "Set the spot pool's enable_auto_scaling=True and min_count=0.",
          check=spot_scale_to_zero_findings,
          level=EnforcementLevel.ADVISORY),
+    # One concern, two levels: a pulumi-policy rule has a single enforcement level.
+    Rule("aks-version-supported",
+         "AKS clusters and node pools run a Kubernetes version that has not reached its AKS end of life "
+         "(pack config asOf, default today).",
+         "Set clusterKubernetesVersion to a version AKS still supports (airflow_on_k8s/aks_versions.py).",
+         check=unsupported_findings,
+         config_schema=_AS_OF_SCHEMA),
+    Rule("aks-version-expiring",
+         "AKS clusters and node pools are upgraded before their version's end of life: warns warnDays "
+         "(60) ahead.",
+         "Plan the upgrade of clusterKubernetesVersion to a newer minor version.",
+         check=expiring_findings,
+         level=EnforcementLevel.ADVISORY,
+         config_schema={**_AS_OF_SCHEMA, "warnDays": {"type": "integer", "minimum": 1,
+                                                      "default": DEFAULT_WARN_DAYS}}),
 )
