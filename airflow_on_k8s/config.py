@@ -186,8 +186,9 @@ CONFIG_KEYS: tuple[KeySpec, ...] = (
     KeySpec("clusterKubernetesVersion", "string",
             "AKS Kubernetes version X.Y[.Z] that AKS still creates clusters at (airflow_on_k8s/aks_versions.py; "
             "create).", "1.36"),
-    KeySpec("clusterTier", "string", "AKS pricing tier: Free (no SLA), Standard (uptime SLA) or Premium (create).",
-            "Standard"),
+    KeySpec("clusterTier", "string",
+            "AKS pricing tier: Free (no SLA, dev), Standard (API server uptime SLA, prod) or Premium (create).",
+            "Free"),
     KeySpec("clusterSystemVmSize", "string", "VM size of the on-demand system pool (create).", "Standard_D2s_v5"),
     KeySpec("clusterSystemMinCount", "integer", "System pool autoscaler minimum (create).", 1),
     KeySpec("clusterSystemMaxCount", "integer", "System pool autoscaler maximum (create).", 3),
