@@ -17,7 +17,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt policies/requirements.t
 install: $(BIN)/.installed
 
 plan: $(BIN)/.installed
-	$(BIN)/python -m airflow_on_k8s.plan --stack $(STACK) $(if $(PLAN_JSON),--json $(PLAN_JSON)) \
+	$(BIN)/python -m tools.plan --stack $(STACK) $(if $(PLAN_JSON),--json $(PLAN_JSON)) \
 		$(if $(PACK_CONFIG),--pack-config $(PACK_CONFIG))
 
 lint: $(BIN)/.installed

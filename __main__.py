@@ -1,31 +1,31 @@
 """airflow-on-k8s: Apache Airflow on Kubernetes with the KubernetesExecutor.
 
 Config is read and validated before any resource exists; a bad value stops the program with
-one line naming the key (see airflow_on_k8s/config.py and the README's config table).
+one line naming the key (airflow_on_k8s/config/). The components follow in deployment order:
+Azure groundwork, the cluster, the database and the image, task-log storage, then what runs in
+the cluster (the Airflow release, Vault, the UI, the NetworkPolicies).
 """
-
-from typing import Any
 
 import pulumi
 import pulumi_azure_native.resources as azure_resources
 import pulumi_kubernetes as kubernetes
 import pulumi_vault as vault
 
+from airflow_on_k8s.cluster_facts import ClusterFacts, existing_cluster_facts
 from airflow_on_k8s.config import (
+    CreatedClusterConfig,
     ExistingImageConfig,
     ExistingPostgresConfig,
     ManagedPostgresConfig,
     load_stack_config,
 )
-from airflow_on_k8s.helm_values import ImageSettings, deep_merge
-from airflow_on_k8s.naming import service_account_names
+from airflow_on_k8s.helm_values import ChartInputs, ImageSettings, TaskLogIdentity
+from airflow_on_k8s.naming import secret_names, service_account_names
 from airflow_on_k8s.network import network_policy_specs
-from airflow_on_k8s.scheduling import scheduling_values, task_log_values
-from airflow_on_k8s.vault import secrets_config_section
 from components.airflow_image import AirflowImage, AirflowImageArgs
 from components.airflow_ingress import AirflowIngress, AirflowIngressArgs
 from components.airflow_network import AirflowNetwork, AirflowNetworkArgs
-from components.airflow_release import AirflowRelease, AirflowReleaseArgs, SsoLogin
+from components.airflow_release import AirflowRelease, AirflowReleaseArgs
 from components.aks_cluster import AksCluster, AksClusterArgs
 from components.cert_manager import CertManager, CertManagerArgs
 from components.ingress_controller import IngressController, IngressControllerArgs
@@ -34,19 +34,15 @@ from components.task_logs import TaskLogStorage, TaskLogStorageArgs
 from components.vault_integration import VaultIntegration, VaultIntegrationArgs
 
 config = load_stack_config()
-
-
-def _cluster_output(created: "AksCluster | None") -> "AksCluster":
-    """The created cluster, which config validation guarantees when a value must come from it."""
-    assert created is not None, "config validation requires this value when no cluster is created"
-    return created
-
-
+release = config.airflow.release_name
+# The names the values give the chart's ServiceAccounts; Vault and the federated credentials bind them.
+service_accounts = service_account_names(release)
 waits_for: list[pulumi.Resource] = []
 
+# Azure groundwork: a resource group for whatever Azure resources this stack has.
 needs_azure = not (isinstance(config.database, ExistingPostgresConfig)
                    and isinstance(config.image, ExistingImageConfig)
-                   and config.cluster is None and config.task_logs is None)
+                   and not isinstance(config.cluster, CreatedClusterConfig) and config.task_logs is None)
 resource_group_name: pulumi.Input[str] = config.azure.resource_group_name or ""
 if needs_azure and config.azure.resource_group_name is None:
     keep = config.environment == "prod"
@@ -55,16 +51,20 @@ if needs_azure and config.azure.resource_group_name is None:
         opts=pulumi.ResourceOptions(protect=keep, retain_on_delete=keep))
     resource_group_name = resource_group.name
 
-cluster: AksCluster | None = None
-if config.cluster is not None:
+# The cluster: created here, or an existing one described by the stack file.
+cluster: ClusterFacts
+if isinstance(config.cluster, CreatedClusterConfig):
     private_zones = ((config.database.private_dns_zone_id,)
                      if isinstance(config.database, ManagedPostgresConfig) and config.database.private_dns_zone_id
                      else ())
-    cluster = AksCluster("aks", AksClusterArgs(
-        settings=config.cluster, resource_group_name=resource_group_name, location=config.azure.location,
-        dns_prefix=f"airflow-{config.stack}", linked_dns_zone_ids=private_zones))
-    pulumi.export("clusterName", cluster.cluster_name)
+    aks = AksCluster("aks", AksClusterArgs(settings=config.cluster, resource_group_name=resource_group_name,
+                                           location=config.azure.location, linked_dns_zone_ids=private_zones))
+    cluster = aks.facts
+    pulumi.export("clusterName", aks.cluster_name)
+else:
+    cluster = existing_cluster_facts(config.cluster)
 
+# The metadata database.
 metadata_connection: pulumi.Output[str]
 database_cidrs: pulumi.Output[list[str]] | None = None
 if isinstance(config.database, ExistingPostgresConfig):
@@ -81,6 +81,7 @@ else:
     pulumi.export("databaseServerId", database.server_id)
 pulumi.export("metadataConnection", metadata_connection)
 
+# The image every Airflow pod and task pod runs.
 if isinstance(config.image, ExistingImageConfig):
     image = ImageSettings(repository=config.image.image.repository, tag=config.image.image.tag,
                           pull_secret_name=config.image.pull_secret_name)
@@ -88,60 +89,37 @@ else:
     airflow_image = AirflowImage("airflow-image", AirflowImageArgs(
         settings=config.image, airflow_version=config.airflow.airflow_version,
         resource_group_name=resource_group_name, location=config.azure.location,
-        kubelet_object_id=(config.image.kubelet_object_id if config.image.kubelet_object_id is not None
-                           else _cluster_output(cluster).kubelet_object_id)))
+        kubelet_object_id=cluster.kubelet_object_id))
     image = ImageSettings(repository=airflow_image.repository, tag=airflow_image.tag)
     waits_for.append(airflow_image)
     pulumi.export("registryLoginServer", airflow_image.login_server)
 pulumi.export("imageRepository", image.repository)
 pulumi.export("imageTag", image.tag)
 
-kubeconfig: pulumi.Output[str] | None = None
-if cluster is not None:
-    kubeconfig = cluster.kubeconfig
-elif config.kubernetes.kubeconfig is not None:
-    kubeconfig = pulumi.Output.secret(config.kubernetes.kubeconfig.value)
-kubernetes_provider = kubernetes.Provider(
-    "kubernetes",
-    kubeconfig=kubeconfig,
-    context=None if cluster is not None else config.kubernetes.context,
-    # Namespaced objects without an explicit namespace land in Airflow's, never in `default`.
-    namespace=config.airflow.namespace,
-)
-# The token comes from VAULT_TOKEN in the environment, never from a committed file.
-vault_provider = (vault.Provider("vault", address=config.vault.address, namespace=config.vault.namespace)
-                  if config.vault else None)
-
-overrides: dict[str, Any] = deep_merge({"webserver": {"service": {"type": "ClusterIP"}}},
-                                       scheduling_values(config.scheduling))
+# Task logs in Blob Storage, written as a workload identity federated with the release's ServiceAccounts.
+task_log_identity: TaskLogIdentity | None = None
 if config.task_logs is not None:
     task_logs = TaskLogStorage("task-logs", TaskLogStorageArgs(
         settings=config.task_logs, resource_group_name=resource_group_name, location=config.azure.location,
-        oidc_issuer_url=(config.task_logs.oidc_issuer_url if config.task_logs.oidc_issuer_url is not None
-                         else _cluster_output(cluster).oidc_issuer_url),
-        namespace=config.airflow.namespace,
-        # The names the chart gives the release's ServiceAccounts (the same rule AirflowRelease exports).
-        service_accounts=service_account_names(config.airflow.release_name).as_dict()))
-    overrides = deep_merge(overrides, task_log_values(task_logs.client_id, task_logs.account_url,
-                                                      task_logs.container))
+        oidc_issuer_url=cluster.oidc_issuer_url, namespace=config.airflow.namespace,
+        service_accounts=service_accounts.as_dict()))
+    task_log_identity = TaskLogIdentity(client_id=task_logs.client_id, account_url=task_logs.account_url,
+                                        container=task_logs.container)
     waits_for.append(task_logs)
     pulumi.export("taskLogsUrl", pulumi.Output.concat(task_logs.account_url, "/", task_logs.container))
-if config.vault is not None:
-    overrides = deep_merge(overrides, {"config": {"secrets": secrets_config_section(config.vault)}})
-    if not config.vault.bind_webserver:
-        # The Vault role does not admit the webserver: keep it on Airflow's own backends instead of
-        # failing a Vault login on every connection lookup.
-        overrides = deep_merge(overrides, {"webserver": {"env": [{"name": "AIRFLOW__SECRETS__BACKEND", "value": ""}]}})
-if config.ingress is not None:
-    overrides = deep_merge(overrides, {"config": {"webserver": {
-        "base_url": f"https://{config.ingress.host}",
-        # Behind the ingress controller: trust X-Forwarded-* so OAuth redirects use https.
-        "enable_proxy_fix": "True",
-    }}})
 
-sso: SsoLogin | None = None
+# Providers for what runs in the cluster. The Vault token comes from VAULT_TOKEN, never from a file.
+kubernetes_provider = kubernetes.Provider(
+    "kubernetes", kubeconfig=cluster.kubeconfig, context=cluster.context,
+    # Namespaced objects without an explicit namespace land in Airflow's, never in `default`.
+    namespace=config.airflow.namespace)
+in_cluster = pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider})
+vault_provider = (vault.Provider("vault", address=config.vault.address, namespace=config.vault.namespace)
+                  if config.vault else None)
+
+# The Airflow release.
+sso_client_secret: pulumi.Output[str] | None = None
 if config.sso is not None:
-    sso_client_secret: pulumi.Output[str]
     if config.sso.client_secret is not None:
         sso_client_secret = pulumi.Output.secret(config.sso.client_secret.value)
     else:
@@ -149,68 +127,54 @@ if config.sso is not None:
         stored = vault.kv.get_secret_v2_output(mount=config.vault.kv_mount, name=config.sso.client_secret_vault_path,
                                                opts=pulumi.InvokeOutputOptions(provider=vault_provider))
         sso_client_secret = pulumi.Output.secret(stored.data.apply(lambda data: str(data["client_secret"])))
-    sso = SsoLogin(settings=config.sso, client_secret=sso_client_secret)
+airflow = AirflowRelease("airflow", AirflowReleaseArgs(
+    chart=ChartInputs(airflow=config.airflow, git=config.git, secret_names=secret_names(release),
+                      service_accounts=service_accounts, image=image, task_logs=task_log_identity,
+                      vault=config.vault, ingress_host=config.ingress.host if config.ingress else None,
+                      sso=config.sso),
+    metadata_connection=metadata_connection, sso_client_secret=sso_client_secret, depends_on=waits_for),
+    opts=in_cluster)
 
-airflow = AirflowRelease(
-    "airflow",
-    AirflowReleaseArgs(
-        airflow=config.airflow,
-        metadata_connection=metadata_connection,
-        image=image,
-        git_ssh_private_key=config.airflow.git_sync.ssh_private_key,
-        depends_on=waits_for,
-        value_overrides=overrides,
-        sso=sso,
-    ),
-    opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider}),
-)
-
+# Vault: pods log in with their own ServiceAccount token and read two folders.
 if config.vault is not None and vault_provider is not None:
-    vault_integration = VaultIntegration(
-        "vault",
-        VaultIntegrationArgs(settings=config.vault, namespace=airflow.namespace,
-                             kubernetes_host=(config.vault.kubernetes_host if config.vault.kubernetes_host is not None
-                                              else _cluster_output(cluster).api_server_url),
-                             service_accounts=airflow.service_accounts,
-                             release_name=config.airflow.release_name),
-        opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider, "vault": vault_provider}),
-    )
+    vault_integration = VaultIntegration("vault", VaultIntegrationArgs(
+        settings=config.vault, namespace=airflow.namespace, kubernetes_host=cluster.api_server_url,
+        service_accounts=service_accounts.as_dict(), release_name=release),
+        opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider, "vault": vault_provider}))
     pulumi.export("vaultRole", vault_integration.role_name)
     pulumi.export("vaultPolicy", vault_integration.policy_name)
 
+# The UI. A created cluster has neither an ingress controller nor cert-manager: the Ingress would
+# wait for an address and a certificate that never come.
 if config.ingress is not None:
-    # A created cluster has neither an ingress controller nor cert-manager: the Ingress would wait
-    # for an address and a certificate that never come.
     ingress_needs: list[pulumi.Resource] = []
-    if cluster is not None:
+    if isinstance(config.cluster, CreatedClusterConfig):
         controller = IngressController("ingress-controller", IngressControllerArgs(
-            namespace=config.ingress.controller_namespace, ingress_class=config.ingress.class_name),
-            opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider}))
+            namespace=config.ingress.controller_namespace, ingress_class=config.ingress.class_name), opts=in_cluster)
         ingress_needs.append(controller.release)
         if config.ingress.cluster_issuer:
             cert_manager = CertManager("cert-manager", CertManagerArgs(
                 cluster_issuer=config.ingress.cluster_issuer, acme_email=config.ingress.acme_email,
-                ingress_class=config.ingress.class_name),
-                opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider}))
+                ingress_class=config.ingress.class_name), opts=in_cluster)
             ingress_needs.extend(cert_manager.ready)
     ingress = AirflowIngress("ui", AirflowIngressArgs(settings=config.ingress, namespace=airflow.namespace,
-                                                      release_name=config.airflow.release_name,
-                                                      depends_on=ingress_needs),
-                             opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider}))
+                                                      release_name=release, depends_on=ingress_needs),
+                             opts=in_cluster)
     pulumi.export("uiUrl", ingress.url)
 
+# The namespace's NetworkPolicies.
 if config.network is not None:
     AirflowNetwork("network", AirflowNetworkArgs(
         namespace=airflow.namespace,
-        policies=network_policy_specs(config.airflow.release_name, config.network, config.ingress, config.vault,
-                                      git_port=config.airflow.git_sync.port, postgres_cidrs=database_cidrs,
-                                      kube_api_cidrs=cluster.api_server_cidrs if cluster else None)),
-        opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider}))
+        policies=network_policy_specs(release, config.network, config.ingress, config.vault,
+                                      kube_api_cidrs=cluster.api_server_cidrs, git_port=config.git.port,
+                                      postgres_cidrs=database_cidrs)),
+        opts=in_cluster)
 
 pulumi.export("environment", config.environment)
 pulumi.export("namespace", airflow.namespace)
 pulumi.export("releaseName", airflow.release_name)
-pulumi.export("serviceAccounts", airflow.service_accounts)
+pulumi.export("serviceAccounts", service_accounts.as_dict())
 pulumi.export("secretNames", airflow.created_secrets)
 if airflow.deploy_public_key is not None:
     pulumi.export("gitDeployPublicKey", airflow.deploy_public_key)

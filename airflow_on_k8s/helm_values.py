@@ -1,24 +1,37 @@
-"""Values for the official apache-airflow/airflow chart (Airflow 2 layout, chart 1.16+).
+"""The whole values document for the official apache-airflow/airflow chart, one builder per
+chart line (Airflow 2 on chart 1.16).
 
-Pure: the same config and secret names always give the same values, and no value holds a
-secret, only the names of the Secrets the program creates (the chart reads them by name).
+Pure: the same inputs always give the same values, and no value holds a secret, only the names
+of the Secrets the program creates (the chart reads them by name). Each chart section is written
+once, by one function, from typed inputs; nothing is merged afterwards.
 """
 
+import json
 import posixpath
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from airflow_on_k8s.config import AirflowConfig
-from airflow_on_k8s.naming import SecretNames
+from airflow_on_k8s.config import (
+    AirflowConfig,
+    GitSyncConfig,
+    SsoConfig,
+    VaultConfig,
+)
+from airflow_on_k8s.naming import SecretNames, ServiceAccountNames
+from airflow_on_k8s.scheduling import SPOT_TAINT, SPOT_TAINT_KEY, SYSTEM_POOL_SELECTOR
+from airflow_on_k8s.sso import CLIENT_SECRET_ENV, CLIENT_SECRET_KEY, helm_tpl_escape, render_webserver_config
+from airflow_on_k8s.vault import secrets_config_section
 
 EXECUTOR = "KubernetesExecutor"
 AIRFLOW_HOME = "/opt/airflow"
 # The chart mounts the dags volume at $AIRFLOW_HOME/dags and git-sync links the checkout as
-# `repo` inside it (chart helper `airflow_dags`, NOTES.md section 4).
+# `repo` inside it (chart helper `airflow_dags`).
 GIT_SYNC_CHECKOUT = f"{AIRFLOW_HOME}/dags/repo"
+WORKLOAD_IDENTITY_CLIENT_ID = "azure.workload.identity/client-id"
+WORKLOAD_IDENTITY_USE = "azure.workload.identity/use"
+LOG_CONNECTION_ID = "wasb_task_logs"
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,31 @@ class ImageSettings:
     pull_secret_name: str | None = None
 
 
+@dataclass(frozen=True)
+class TaskLogIdentity:
+    """Where task logs go and the workload identity that writes them (no storage key)."""
+
+    client_id: pulumi.Input[str]
+    account_url: pulumi.Input[str]
+    container: str
+
+
+@dataclass(frozen=True)
+class ChartInputs:
+    """Everything the values of one release depend on."""
+
+    airflow: AirflowConfig
+    git: GitSyncConfig
+    secret_names: SecretNames
+    service_accounts: ServiceAccountNames
+    image: ImageSettings
+    task_logs: TaskLogIdentity | None = None
+    vault: VaultConfig | None = None
+    # https://<ingress_host> is the UI's address behind the ingress controller.
+    ingress_host: str | None = None
+    sso: SsoConfig | None = None
+
+
 def _airflow_cfg_bool(value: bool) -> str:
     # The chart pipes config values through `tpl` into airflow.cfg: strings keep their case.
     return "True" if value else "False"
@@ -41,8 +79,7 @@ def dags_folder(sub_path: str) -> str:
     return posixpath.join(GIT_SYNC_CHECKOUT, sub_path) if sub_path else GIT_SYNC_CHECKOUT
 
 
-def _git_sync_values(airflow: AirflowConfig, secret_names: SecretNames) -> dict[str, Any]:
-    git = airflow.git_sync
+def _git_sync(git: GitSyncConfig, secret_names: SecretNames) -> dict[str, Any]:
     values: dict[str, Any] = {
         "enabled": True,
         "repo": git.repo,
@@ -62,74 +99,134 @@ def _git_sync_values(airflow: AirflowConfig, secret_names: SecretNames) -> dict[
     return values
 
 
-def deep_merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """`base` with `overrides` merged in: mappings recursively, lists appended (two parts may each
-    add an env var), everything else replaced."""
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        elif isinstance(value, list) and isinstance(merged.get(key), list):
-            merged[key] = [*merged[key], *value]
-        else:
-            merged[key] = value
-    return merged
+def _log_connection(account_url: pulumi.Input[str]) -> pulumi.Input[str]:
+    def render(url: str) -> str:
+        return json.dumps({"conn_type": "wasb", "host": url})
+    if isinstance(account_url, str):
+        return render(account_url)
+    url: pulumi.Output[str] = pulumi.Output.from_input(account_url)
+    return url.apply(render)
 
 
-def build_helm_values(airflow: AirflowConfig, secret_names: SecretNames, image: ImageSettings,
-                      overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The chart values for one stack; `overrides` (Vault backend, SSO, scheduling) merge on top."""
-    resources = airflow.worker_resources
-    executor = airflow.executor
+def _config(inputs: ChartInputs) -> dict[str, Any]:
+    """airflow.cfg, section by section."""
+    airflow, executor = inputs.airflow, inputs.airflow.executor
+    config: dict[str, Any] = {
+        "core": {"dags_folder": dags_folder(inputs.git.sub_path), "load_examples": "False"},
+        "kubernetes_executor": {
+            "delete_worker_pods": _airflow_cfg_bool(executor.delete_worker_pods),
+            "delete_worker_pods_on_failure": _airflow_cfg_bool(executor.delete_worker_pods_on_failure),
+            "worker_pods_creation_batch_size": str(executor.worker_pods_creation_batch_size),
+        },
+        # A pod waiting for a spot node longer than this fails visibly (and retries) instead of hanging.
+        "scheduler": {"task_queued_timeout": f"{float(airflow.scheduling.task_queued_timeout_seconds)}"},
+    }
+    if inputs.task_logs is not None:
+        config["logging"] = {"remote_logging": "True", "remote_base_log_folder": f"wasb-{inputs.task_logs.container}",
+                             "remote_log_conn_id": LOG_CONNECTION_ID}
+        config["azure_remote_logging"] = {"remote_wasb_log_container": inputs.task_logs.container}
+    if inputs.vault is not None:
+        config["secrets"] = secrets_config_section(inputs.vault)
+    if inputs.ingress_host is not None:
+        config["webserver"] = {
+            "base_url": f"https://{inputs.ingress_host}",
+            # Behind the ingress controller: trust X-Forwarded-* so OAuth redirects use https.
+            "enable_proxy_fix": "True",
+        }
+    return config
+
+
+def _component(inputs: ChartInputs, service_account: str, *, workload_identity: bool,
+               on_system_pool: bool) -> dict[str, Any]:
+    """What every long-lived component shares: its ServiceAccount, placement and identity label."""
+    account: dict[str, Any] = {"create": True, "name": service_account}
+    section: dict[str, Any] = {"serviceAccount": account}
+    if workload_identity and inputs.task_logs is not None:
+        account["annotations"] = {WORKLOAD_IDENTITY_CLIENT_ID: inputs.task_logs.client_id}
+        section["labels"] = {WORKLOAD_IDENTITY_USE: "true"}
+    if on_system_pool and inputs.airflow.scheduling.spot_task_pods:
+        section["nodeSelector"] = dict(SYSTEM_POOL_SELECTOR)
+    return section
+
+
+def _webserver(inputs: ChartInputs) -> dict[str, Any]:
+    section = _component(inputs, inputs.service_accounts.webserver, workload_identity=True, on_system_pool=True)
+    env: list[dict[str, Any]] = []
+    if inputs.vault is not None and not inputs.vault.bind_webserver:
+        # The Vault role does not admit the webserver: keep it on Airflow's own backends instead of
+        # failing a Vault login on every connection lookup.
+        env.append({"name": "AIRFLOW__SECRETS__BACKEND", "value": ""})
+    if inputs.sso is not None:
+        section["webserverConfig"] = helm_tpl_escape(render_webserver_config(inputs.sso))
+        env.append({"name": CLIENT_SECRET_ENV, "valueFrom": {"secretKeyRef": {
+            "name": inputs.secret_names.sso_client, "key": CLIENT_SECRET_KEY}}})
+    if env:
+        section["env"] = env
+    section.update({
+        "replicas": inputs.airflow.replicas.webserver,
+        # Chart 1.16 otherwise creates an Admin user with password "admin".
+        "defaultUser": {"enabled": False},
+        # Reached only through the TLS Ingress.
+        "service": {"type": "ClusterIP"},
+    })
+    return section
+
+
+def _workers(inputs: ChartInputs) -> dict[str, Any]:
+    """Task pods (the pod template): their size, ServiceAccount, identity and spot placement."""
+    resources = inputs.airflow.worker_resources
+    section = _component(inputs, inputs.service_accounts.worker, workload_identity=True, on_system_pool=False)
+    section["resources"] = {
+        "requests": {"cpu": resources.requests.cpu, "memory": resources.requests.memory},
+        "limits": {"cpu": resources.limits.cpu, "memory": resources.limits.memory},
+    }
+    if inputs.airflow.scheduling.spot_task_pods:
+        section["tolerations"] = [SPOT_TAINT]
+        section["affinity"] = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+            "weight": 100,
+            "preference": {"matchExpressions": [{"key": SPOT_TAINT_KEY, "operator": "In", "values": ["spot"]}]},
+        }]}}
+    return section
+
+
+def airflow2_values(inputs: ChartInputs) -> dict[str, Any]:
+    """The chart values of an Airflow 2 release on chart 1.16."""
+    airflow = inputs.airflow
+    scheduler = _component(inputs, inputs.service_accounts.scheduler, workload_identity=True, on_system_pool=True)
+    # Keep one scheduler up through node drains and upgrades.
+    scheduler.update(replicas=airflow.replicas.scheduler,
+                     podDisruptionBudget={"enabled": True, "config": {"maxUnavailable": 1}})
+    triggerer = _component(inputs, inputs.service_accounts.triggerer, workload_identity=True, on_system_pool=True)
+    triggerer["replicas"] = airflow.replicas.triggerer
+    statsd = {"nodeSelector": dict(SYSTEM_POOL_SELECTOR)} if airflow.scheduling.spot_task_pods else {}
     values: dict[str, Any] = {
         "executor": EXECUTOR,
         "airflowVersion": airflow.airflow_version,
-        "images": {
-            "airflow": {
-                "repository": image.repository,
-                "tag": image.tag,
-                "pullPolicy": "IfNotPresent",
-            },
-        },
+        "images": {"airflow": {"repository": inputs.image.repository, "tag": inputs.image.tag,
+                               "pullPolicy": "IfNotPresent"}},
         "postgresql": {"enabled": False},
         "redis": {"enabled": False},
-        "data": {"metadataSecretName": secret_names.metadata_connection},
-        "fernetKeySecretName": secret_names.fernet_key,
-        "webserverSecretKeySecretName": secret_names.webserver_secret_key,
-        "config": {
-            "core": {
-                "dags_folder": dags_folder(airflow.git_sync.sub_path),
-                "load_examples": "False",
-            },
-            "kubernetes_executor": {
-                "delete_worker_pods": _airflow_cfg_bool(executor.delete_worker_pods),
-                "delete_worker_pods_on_failure": _airflow_cfg_bool(
-                    executor.delete_worker_pods_on_failure),
-                "worker_pods_creation_batch_size": str(executor.worker_pods_creation_batch_size),
-            },
-        },
-        "dags": {
-            "persistence": {"enabled": False},
-            "gitSync": _git_sync_values(airflow, secret_names),
-        },
-        "scheduler": {"replicas": airflow.replicas.scheduler},
-        "webserver": {
-            "replicas": airflow.replicas.webserver,
-            # Chart 1.16 otherwise creates an Admin user with password "admin".
-            "defaultUser": {"enabled": False},
-        },
-        "triggerer": {"replicas": airflow.replicas.triggerer},
-        "workers": {
-            "resources": {
-                "requests": {"cpu": resources.requests.cpu, "memory": resources.requests.memory},
-                "limits": {"cpu": resources.limits.cpu, "memory": resources.limits.memory},
-            },
-        },
+        "data": {"metadataSecretName": inputs.secret_names.metadata_connection},
+        "fernetKeySecretName": inputs.secret_names.fernet_key,
+        "webserverSecretKeySecretName": inputs.secret_names.webserver_secret_key,
+        "config": _config(inputs),
+        "dags": {"persistence": {"enabled": False}, "gitSync": _git_sync(inputs.git, inputs.secret_names)},
+        "scheduler": scheduler,
+        "webserver": _webserver(inputs),
+        "triggerer": triggerer,
+        "workers": _workers(inputs),
         # With Helm hooks the migration Job is a post-install hook, while every pod waits for
         # the migration: an atomic (waiting) install deadlocks. Plain Jobs run during install.
         "migrateDatabaseJob": {"useHelmHooks": False, "applyCustomEnv": False},
         "createUserJob": {"useHelmHooks": False, "applyCustomEnv": False},
     }
-    if image.pull_secret_name:
-        values["registry"] = {"secretName": image.pull_secret_name}
-    return deep_merge(values, overrides or {})
+    if statsd:
+        values["statsd"] = statsd
+    if inputs.task_logs is not None:
+        # A connection with only the account URL: the hook then uses DefaultAzureCredential, which
+        # picks up the federated token the workload identity webhook mounts.
+        values["env"] = [{"name": f"AIRFLOW_CONN_{LOG_CONNECTION_ID.upper()}",
+                          "value": _log_connection(inputs.task_logs.account_url)}]
+    if inputs.image.pull_secret_name:
+        values["registry"] = {"secretName": inputs.image.pull_secret_name}
+    return values

@@ -1,13 +1,13 @@
-"""Names the chart derives from the release name, and the Secrets this program pre-creates.
+"""The names this program gives the chart's ServiceAccounts and the Secrets it pre-creates.
 
-The ServiceAccount rule is the chart's `airflow.serviceAccountName` helper (chart 1.16-1.21,
-see ../shared/airflow-chart/NOTES.md section 1): the base is the release name when it contains
-"airflow", else `<release>-airflow`; it ignores `useStandardNaming`.
+The values set every ServiceAccount name explicitly (`<component>.serviceAccount.name`), so the
+names Vault roles and federated credentials bind are owned here rather than predicted from the
+chart's naming helpers.
 """
 
 from dataclasses import dataclass
 
-# The chart's Secret keys (NOTES.md section 3); the chart reads these exact keys.
+# The keys the chart reads from each Secret (its templates/secrets and _helpers.yaml).
 METADATA_CONNECTION_KEY = "connection"
 FERNET_KEY_KEY = "fernet-key"
 WEBSERVER_SECRET_KEY_KEY = "webserver-secret-key"
@@ -16,14 +16,9 @@ ADMIN_PASSWORD_KEY = "password"
 ADMIN_USERNAME_KEY = "username"
 
 
-def service_account_base(release_name: str) -> str:
-    base = release_name if "airflow" in release_name else f"{release_name}-airflow"
-    return base[:63].rstrip("-")
-
-
 @dataclass(frozen=True)
 class ServiceAccountNames:
-    """ServiceAccounts the chart creates for an Airflow 2 release with the KubernetesExecutor."""
+    """ServiceAccounts of an Airflow 2 release with the KubernetesExecutor (task pods run as `worker`)."""
 
     worker: str
     scheduler: str
@@ -36,7 +31,8 @@ class ServiceAccountNames:
 
 
 def service_account_names(release_name: str) -> ServiceAccountNames:
-    base = service_account_base(release_name)
+    # The release name is at most 53 characters, so every name stays a valid DNS-1123 label.
+    base = release_name
     return ServiceAccountNames(
         worker=f"{base}-worker",
         scheduler=f"{base}-scheduler",

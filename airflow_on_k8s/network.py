@@ -2,7 +2,7 @@
 
 Pods are selected by the labels the chart puts on every pod it renders, task pods included:
 `tier: airflow`, `component: <scheduler|webserver|triggerer|worker|statsd|...>`,
-`release: <release name>` (NOTES.md section 5; task pods are `component: worker`).
+`release: <release name>` (task pods are `component: worker`).
 """
 
 from collections.abc import Sequence
@@ -64,11 +64,10 @@ def vault_port(vault: VaultConfig) -> int:
 
 
 def network_policy_specs(release: str, network: NetworkConfig, ingress: IngressConfig | None,
-                         vault: VaultConfig | None, git_port: int = 22, *,
-                         postgres_cidrs: Cidrs | None = None,
-                         kube_api_cidrs: Cidrs | None = None) -> list[tuple[str, dict[str, Any]]]:
-    """(name, NetworkPolicy spec) pairs, default-deny first. `postgres_cidrs` and `kube_api_cidrs`
-    replace the typed lists where the program reads them from Azure."""
+                         vault: VaultConfig | None, *, kube_api_cidrs: Cidrs, git_port: int = 22,
+                         postgres_cidrs: Cidrs | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """(name, NetworkPolicy spec) pairs, default-deny first. `postgres_cidrs` replaces the typed list
+    where the program reads the database's subnet from Azure."""
     everything: dict[str, Any] = {}
     airflow = _pods(release)
     specs: list[tuple[str, dict[str, Any]]] = [
@@ -82,7 +81,7 @@ def network_policy_specs(release: str, network: NetworkConfig, ingress: IngressC
         # The scheduler creates, watches and deletes the task pods; the webserver reads running
         # task pods' logs through the API.
         _egress("allow-kube-api", _pods(release, "scheduler", "webserver"),
-                _to_cidrs(network.kube_api_cidrs if kube_api_cidrs is None else kube_api_cidrs),
+                _to_cidrs(kube_api_cidrs),
                 _ports(KUBE_API_PORT)),
         # git-sync runs beside the scheduler and triggerer and as the task pods' init container.
         _egress("allow-git", _pods(release, "scheduler", "triggerer", "worker"),

@@ -71,14 +71,3 @@ def helm_tpl_escape(text: str) -> str:
     """The chart passes webserverConfig through `tpl`: turn every literal {{ or }} into a template
     that prints it, so Helm renders the text unchanged."""
     return _HELM_DELIMITER.sub(lambda match: '{{ "' + match.group(0) + '" }}', text)
-
-
-def sso_values(sso: SsoConfig, client_secret_name: str) -> dict[str, Any]:
-    """Chart values for SSO: the rendered config and the env var carrying the client secret."""
-    return {
-        "webserver": {
-            "webserverConfig": helm_tpl_escape(render_webserver_config(sso)),
-            "env": [{"name": CLIENT_SECRET_ENV,
-                     "valueFrom": {"secretKeyRef": {"name": client_secret_name, "key": CLIENT_SECRET_KEY}}}],
-        },
-    }

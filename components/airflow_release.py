@@ -1,16 +1,15 @@
 """The official Airflow Helm chart with the KubernetesExecutor, and the Secrets it reads by name."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
 import pulumi_random as random
 import pulumi_tls as tls
 
-from airflow_on_k8s.config import AirflowConfig, SecretValue, SsoConfig
-from airflow_on_k8s.helm_values import ImageSettings, build_helm_values, deep_merge
+from airflow_on_k8s.config import SecretValue
+from airflow_on_k8s.helm_values import ChartInputs, airflow2_values
 from airflow_on_k8s.naming import (
     ADMIN_PASSWORD_KEY,
     ADMIN_USERNAME_KEY,
@@ -19,10 +18,8 @@ from airflow_on_k8s.naming import (
     METADATA_CONNECTION_KEY,
     WEBSERVER_SECRET_KEY_KEY,
     SecretNames,
-    secret_names,
-    service_account_names,
 )
-from airflow_on_k8s.sso import CLIENT_SECRET_KEY, sso_values
+from airflow_on_k8s.sso import CLIENT_SECRET_KEY
 
 CHART_NAME = "airflow"
 CHART_REPOSITORY = "https://airflow.apache.org"
@@ -42,24 +39,14 @@ def fernet_key_from_base64(standard_base64: str) -> str:
 
 @dataclass(frozen=True)
 class AirflowReleaseArgs:
-    airflow: AirflowConfig
+    # Everything the chart values depend on, the names of the Secrets created here included.
+    chart: ChartInputs
     # The metadata DB's SQLAlchemy URI; kept secret end to end.
     metadata_connection: pulumi.Input[str]
-    image: ImageSettings
-    # An existing deploy key; None generates an ED25519 key that lives in the Pulumi state.
-    git_ssh_private_key: SecretValue | None = None
+    # With SSO (chart.sso), the OIDC client secret; the login then replaces passwords.
+    sso_client_secret: pulumi.Input[str] | None = None
     # Resources the release must wait for (the database, the pushed image) beyond its Secrets.
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
-    # Values merged over the base values: the Vault backend, SSO, scheduling.
-    value_overrides: Mapping[str, Any] = field(default_factory=dict)
-    # With SSO, the login replaces passwords: no admin password is made.
-    sso: "SsoLogin | None" = None
-
-
-@dataclass(frozen=True)
-class SsoLogin:
-    settings: SsoConfig
-    client_secret: pulumi.Input[str]
 
 
 class AirflowRelease(pulumi.ComponentResource):
@@ -67,7 +54,6 @@ class AirflowRelease(pulumi.ComponentResource):
 
     namespace: pulumi.Output[str]
     release_name: pulumi.Output[str]
-    service_accounts: dict[str, str]
     secret_names: SecretNames
     created_secrets: dict[str, str]  # camelCase role -> name, for every Secret this release created
     deploy_public_key: pulumi.Output[str] | None
@@ -76,14 +62,11 @@ class AirflowRelease(pulumi.ComponentResource):
     def __init__(self, name: str, args: AirflowReleaseArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("airflow-on-k8s:airflow:AirflowRelease", name, None, opts)
-        airflow = args.airflow
-        self.secret_names = secret_names(airflow.release_name)
+        airflow = args.chart.airflow
+        assert (args.chart.sso is None) == (args.sso_client_secret is None), "SSO needs its client secret"
+        self.secret_names = args.chart.secret_names
         self._created_names: set[str] = set()
-        self.service_accounts = service_account_names(airflow.release_name).as_dict()
-        overrides = dict(args.value_overrides)
-        if args.sso is not None:
-            overrides = deep_merge(overrides, sso_values(args.sso.settings, self.secret_names.sso_client))
-        self.helm_values = build_helm_values(airflow, self.secret_names, args.image, overrides)
+        self.helm_values = airflow2_values(args.chart)
 
         namespace = kubernetes.core.v1.Namespace(
             f"{name}-namespace",
@@ -97,9 +80,9 @@ class AirflowRelease(pulumi.ComponentResource):
 
         key_secrets = self._key_secrets(name, args, self.namespace)
         self.deploy_public_key = None
-        if airflow.git_sync.auth == "ssh":
+        if args.chart.git.auth == "ssh":
             ssh_secret, self.deploy_public_key = self._git_ssh_secret(
-                name, args.git_ssh_private_key, self.namespace)
+                name, args.chart.git.ssh_private_key, self.namespace)
             key_secrets.append(ssh_secret)
 
         release = kubernetes.helm.v3.Release(
@@ -127,7 +110,6 @@ class AirflowRelease(pulumi.ComponentResource):
         self.register_outputs({
             "namespace": self.namespace,
             "releaseName": self.release_name,
-            "serviceAccounts": self.service_accounts,
             "deployPublicKey": self.deploy_public_key,
         })
 
@@ -163,9 +145,9 @@ class AirflowRelease(pulumi.ComponentResource):
             self._secret(f"{name}-webserver-secret-key", names.webserver_secret_key, namespace,
                          {WEBSERVER_SECRET_KEY_KEY: webserver_bytes.hex}),
         ]
-        if args.sso is not None:
+        if args.sso_client_secret is not None:
             secrets.append(self._secret(f"{name}-sso-client", names.sso_client, namespace,
-                                        {CLIENT_SECRET_KEY: args.sso.client_secret}))
+                                        {CLIENT_SECRET_KEY: args.sso_client_secret}))
         else:
             # Until SSO is configured, the first admin's password waits in a Secret (see README).
             admin_password = random.RandomPassword(f"{name}-admin-password", length=32, special=False,

@@ -17,7 +17,8 @@ import pulumi_azure_native.managedidentity as managedidentity
 import pulumi_azure_native.privatedns as privatedns
 
 from airflow_on_k8s.azure_ids import NETWORK_CONTRIBUTOR_ROLE_ID, built_in_role_definition_id, virtual_network_id
-from airflow_on_k8s.config import ClusterConfig
+from airflow_on_k8s.cluster_facts import ClusterFacts
+from airflow_on_k8s.config import CreatedClusterConfig
 from airflow_on_k8s.scheduling import SPOT_TAINT
 from components.azure_subnets import subnet_cidrs
 
@@ -26,10 +27,9 @@ TASK_POOL_LABEL = {"airflow-on-k8s/pool": "tasks"}
 
 @dataclass(frozen=True)
 class AksClusterArgs:
-    settings: ClusterConfig
+    settings: CreatedClusterConfig
     resource_group_name: pulumi.Input[str]
     location: str
-    dns_prefix: str
     # Private DNS zones (e.g. the database's) that pods must resolve: linked to the nodes' VNet.
     linked_dns_zone_ids: tuple[str, ...] = ()
 
@@ -40,9 +40,10 @@ class AksCluster(pulumi.ComponentResource):
     kubelet_object_id: pulumi.Output[str]
     cluster_name: pulumi.Output[str]
     api_server_url: pulumi.Output[str]
-    # The API server subnet's ranges, read from Azure; None without API Server VNet Integration.
-    api_server_cidrs: pulumi.Output[list[str]] | None
+    # The API server subnet's ranges, read from Azure; empty without API Server VNet Integration.
+    api_server_cidrs: pulumi.Output[list[str]]
     task_pool_name: pulumi.Output[str]
+    facts: ClusterFacts
 
     def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("airflow-on-k8s:cluster:AksCluster", name, None, opts)
@@ -55,7 +56,7 @@ class AksCluster(pulumi.ComponentResource):
             f"{name}-cluster",
             resource_group_name=args.resource_group_name,
             location=args.location,
-            dns_prefix=args.dns_prefix,
+            dns_prefix=settings.dns_prefix,
             kubernetes_version=settings.kubernetes_version,
             sku=containerservice.ManagedClusterSKUArgs(name=containerservice.ManagedClusterSKUName.BASE,
                                                        tier=settings.tier),
@@ -109,7 +110,10 @@ class AksCluster(pulumi.ComponentResource):
         self.task_pool_name = task_pool.name
         self.api_server_url = cluster.fqdn.apply(lambda fqdn: f"https://{fqdn}:443")
         self.api_server_cidrs = (subnet_cidrs(settings.api_server_subnet_id, self)
-                                 if settings.api_server_subnet_id else None)
+                                 if settings.api_server_subnet_id else pulumi.Output.from_input([]))
+        self.facts = ClusterFacts(kubeconfig=self.kubeconfig, context=None, oidc_issuer_url=self.oidc_issuer_url,
+                                  api_server_url=self.api_server_url, kubelet_object_id=self.kubelet_object_id,
+                                  api_server_cidrs=self.api_server_cidrs)
         if settings.subnet_id:
             for index, zone_id in enumerate(args.linked_dns_zone_ids):
                 zone_group, zone_name = zone_id.split("/")[4], zone_id.rstrip("/").split("/")[-1]

@@ -57,7 +57,7 @@ class ManagedPostgres(pulumi.ComponentResource):
             storage=dbforpostgresql.StorageArgs(storage_size_gb=settings.storage_size_gb, auto_grow="Enabled"),
             backup=dbforpostgresql.BackupArgs(
                 backup_retention_days=settings.backup_retention_days,
-                geo_redundant_backup="Enabled" if settings.geo_redundant_backup else "Disabled"),
+                geo_redundant_backup=settings.geo_redundant_backup),
             high_availability=dbforpostgresql.HighAvailabilityArgs(mode=settings.high_availability),
             network=dbforpostgresql.NetworkArgs(
                 delegated_subnet_resource_id=settings.delegated_subnet_id,

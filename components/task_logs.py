@@ -28,7 +28,7 @@ class TaskLogStorageArgs:
     location: str
     oidc_issuer_url: pulumi.Input[str]
     namespace: str
-    # role -> ServiceAccount name, from the AirflowRelease component
+    # role -> ServiceAccount name, as the release sets them (airflow_on_k8s.naming)
     service_accounts: Mapping[str, str]
 
 

@@ -29,7 +29,7 @@ class VaultIntegrationArgs:
     namespace: pulumi.Input[str]
     # The API server Vault sends TokenReviews to (config, or the created cluster's).
     kubernetes_host: pulumi.Input[str]
-    # The chart's ServiceAccounts by role, from the AirflowRelease component.
+    # The release's ServiceAccounts by role, as the values set them (airflow_on_k8s.naming).
     service_accounts: Mapping[str, str]
     release_name: str
 

@@ -1,7 +1,7 @@
 import pytest
 
-from airflow_on_k8s.offline import ProgramRun
 from tests.harness import run_stack
+from tools.offline import ProgramRun
 
 
 @pytest.fixture(scope="session")

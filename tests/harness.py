@@ -1,6 +1,6 @@
 """Test harness: run the program or a component under Pulumi's mocks and inspect the record.
 
-Built on airflow_on_k8s.offline, the engine the offline plan uses, so tests and `make plan`
+Built on tools.offline, the engine the offline plan uses, so tests and `make plan`
 see the same registrations. Every run records type, name, parent, inputs (secrets keep
 Pulumi's marker), dependencies and options of each resource.
 """
@@ -15,8 +15,8 @@ from pulumi.runtime import rpc
 
 from airflow_on_k8s.config import parse_stack_config
 from airflow_on_k8s.errors import ConfigError
-from airflow_on_k8s.offline import PROJECT_DIR, ProgramRun, RecordedResource, run_program
-from airflow_on_k8s.plan import load_stack_inputs
+from tools.offline import PROJECT_DIR, ProgramRun, RecordedResource, run_program
+from tools.plan import load_stack_inputs
 
 SHARED_DIR = PROJECT_DIR.parent / "shared"
 CHART_DIR = SHARED_DIR / "airflow-chart"
@@ -69,11 +69,11 @@ def managed_config(network: str = "private", **overrides: str) -> dict[str, str]
 
 
 def created_cluster_config(**overrides: str) -> dict[str, str]:
-    """minimal_config with an AKS cluster created by the program: its issuer and its API server's
-    range come from the cluster, so neither is typed."""
+    """minimal_config with an AKS cluster created by the program: its issuer, kubelet identity and
+    API server range come from the cluster, so none is typed."""
     config = minimal_config(clusterMode="create", clusterSubnetId=NODE_SUBNET_ID,
                             clusterApiServerSubnetId=API_SERVER_SUBNET_ID)
-    del config["clusterOidcIssuerUrl"], config["networkKubeApiCidrs"]
+    del config["clusterOidcIssuerUrl"], config["networkKubeApiCidrs"], config["kubeletObjectId"]
     config.update(overrides)
     return config
 

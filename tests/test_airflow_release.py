@@ -1,22 +1,23 @@
 """The AirflowRelease component and the program under the mock runtime."""
 
 import json
+from typing import Any
 
 import pulumi
 import pytest
 from cryptography.fernet import Fernet
+from pulumi.runtime import rpc
 
 from airflow_on_k8s.config import parse_stack_config
-from airflow_on_k8s.helm_values import ImageSettings
+from airflow_on_k8s.helm_values import ChartInputs, ImageSettings
 from airflow_on_k8s.naming import (
     FERNET_KEY_KEY,
     GIT_SSH_KEY_KEY,
     METADATA_CONNECTION_KEY,
     WEBSERVER_SECRET_KEY_KEY,
+    secret_names,
     service_account_names,
 )
-from airflow_on_k8s.offline import ProgramRun, UnknownInvokeError, run_program
-from airflow_on_k8s.plan import plan_document
 from components.airflow_release import AirflowRelease, AirflowReleaseArgs
 from tests.harness import (
     MINIMAL_SECRET_KEYS,
@@ -27,12 +28,13 @@ from tests.harness import (
     plain,
     run_component,
     run_config,
-    run_stack,
     secret_data,
     secrets_in,
     string_leaves,
     without_secrets,
 )
+from tools.offline import ProgramRun, UnknownInvokeError, run_program
+from tools.plan import load_stack_inputs, plan_document
 
 OPENSSH_KEY = ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ==\n"
                "-----END OPENSSH PRIVATE KEY-----\n")
@@ -139,22 +141,35 @@ def test_no_secret_value_appears_outside_the_secret_marker(stack_run: ProgramRun
         assert secret not in document
 
 
-def test_random_outputs_are_marked_secret_by_the_engine(prod_run: ProgramRun) -> None:
-    fernet = prod_run.one("random:index/randomBytes:RandomBytes", "airflow-fernet-key")
-    assert {"base64", "hex"} <= set(fernet.options["additionalSecretOutputs"])
+def test_every_secret_the_release_writes_is_marked_secret(prod_run: ProgramRun) -> None:
+    release = airflow_release(prod_run)
+    secrets = [s for s in prod_run.of_type(SECRET_TYPE) if s.parent == release.parent]
+    assert len(secrets) == 5
+    for secret in secrets:
+        data = secret.inputs["stringData"]
+        assert plain(data) and (rpc.is_rpc_secret(data) or all(rpc.is_rpc_secret(v) for v in data.values())), \
+            secret.name
 
 
-def test_keys_stay_the_same_across_updates(prod_run: ProgramRun) -> None:
-    second = run_stack("prod", previous=prod_run)
-    assert secret_data(second) == secret_data(prod_run)
-    assert second.outputs["gitDeployPublicKey"] == prod_run.outputs["gitDeployPublicKey"]
+KEY_MAKERS = ("random:index/randomBytes:RandomBytes", "random:index/randomPassword:RandomPassword",
+              "tls:index/privateKey:PrivateKey")
 
 
-def test_fresh_state_gives_new_keys(prod_run: ProgramRun) -> None:
-    """The control for the test above: without state, keys do change."""
-    fresh = run_stack("prod")
-    name = helm_values(prod_run)["fernetKeySecretName"]
-    assert secret_data(fresh)[name] != secret_data(prod_run)[name]
+def _key_makers(run: ProgramRun) -> dict[str, Any]:
+    return {r.urn: plain(r.inputs) for r in run.resources if r.type in KEY_MAKERS}
+
+
+def test_keys_do_not_depend_on_what_an_update_changes() -> None:
+    """A key resource is replaced (and its key regenerated) only when its own inputs change: an
+    update of the image, the replicas, the branch or the worker size must leave all of them as
+    they are, so the Fernet key, the webserver key and the deploy key survive every `pulumi up`."""
+    inputs = load_stack_inputs("prod")
+    before = run_program("prod", inputs.config, inputs.secret_keys)
+    changed = {**inputs.config, "schedulerReplicas": "3", "gitBranch": "release", "workerMemoryLimit": "8Gi",
+               "postgresStorageSizeGb": "256", "taskQueuedTimeoutSeconds": "900"}
+    after = run_program("prod", changed, inputs.secret_keys)
+    assert helm_values(after) != helm_values(before)
+    assert _key_makers(after) == _key_makers(before) and len(_key_makers(before)) == 4
 
 
 def test_outputs_name_the_chart_service_accounts_and_deploy_key(prod_run: ProgramRun) -> None:
@@ -184,10 +199,14 @@ def test_public_repo_has_no_deploy_key() -> None:
     assert not any(GIT_SSH_KEY_KEY in data for data in secret_data(run).values())
 
 
-def test_release_name_drives_service_account_names() -> None:
+def test_release_name_drives_service_account_names_which_the_values_set() -> None:
     run = run_config(minimal_config(releaseName="prod"))
-    assert run.outputs["serviceAccounts"]["scheduler"] == "prod-airflow-scheduler"
+    assert run.outputs["serviceAccounts"]["scheduler"] == "prod-scheduler"
     assert airflow_release(run).inputs["name"] == "prod"
+    values = helm_values(run)
+    for role, section in (("worker", "workers"), ("scheduler", "scheduler"), ("triggerer", "triggerer"),
+                          ("webserver", "webserver")):
+        assert values[section]["serviceAccount"]["name"] == run.outputs["serviceAccounts"][role]
 
 
 def test_component_runs_alone_under_the_harness() -> None:
@@ -195,8 +214,10 @@ def test_component_runs_alone_under_the_harness() -> None:
 
     def build() -> None:
         AirflowRelease("solo", AirflowReleaseArgs(
-            airflow=config.airflow, metadata_connection=pulumi.Output.secret("x" * 20),
-            image=ImageSettings(repository="example.azurecr.io/airflow", tag="2.10.3-abc")))
+            chart=ChartInputs(airflow=config.airflow, git=config.git, secret_names=secret_names("airflow"),
+                              service_accounts=service_account_names("airflow"),
+                              image=ImageSettings(repository="example.azurecr.io/airflow", tag="2.10.3-abc")),
+            metadata_connection=pulumi.Output.secret("x" * 20)))
 
     run = run_component(build)
     assert airflow_release(run).name == "solo-release"
@@ -209,9 +230,3 @@ def test_unknown_invoke_fails_loudly() -> None:
 
     with pytest.raises(UnknownInvokeError, match="example:index/unknown:getThing"):
         run_program("dev", {}, program=call_unknown)
-
-
-def test_service_account_rule_matches_the_chart() -> None:
-    assert service_account_names("airflow").worker == "airflow-worker"
-    assert service_account_names("my-airflow-prod").scheduler == "my-airflow-prod-scheduler"
-    assert service_account_names("prod").triggerer == "prod-airflow-triggerer"

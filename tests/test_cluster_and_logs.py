@@ -8,7 +8,6 @@ import pytest
 
 from airflow_on_k8s.config import parse_stack_config
 from airflow_on_k8s.errors import ConfigError
-from airflow_on_k8s.offline import PROJECT_DIR, ProgramRun
 from airflow_on_k8s.scheduling import SPOT_TAINT, SYSTEM_POOL_SELECTOR
 from components.task_logs import BLOB_DATA_CONTRIBUTOR_ROLE_ID, TOKEN_EXCHANGE_AUDIENCE
 from tests.harness import (
@@ -20,6 +19,7 @@ from tests.harness import (
     plain,
     run_config,
 )
+from tools.offline import PROJECT_DIR, ProgramRun
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 ACCOUNT = "azure-native:storage:StorageAccount"
@@ -109,7 +109,7 @@ def test_dev_uses_its_existing_cluster(dev_run: ProgramRun) -> None:
 
 
 def test_a_created_cluster_feeds_provider_pull_identity_and_federation() -> None:
-    run = run_config(created_cluster_config(kubeletObjectId=""))
+    run = run_config(created_cluster_config())
     cluster = run.one(CLUSTER)
     kubelet = cluster.outputs["identityProfile"]["kubeletidentity"]["objectId"]
     assert plain(run.one(ROLE_ASSIGNMENT, "airflow-image-kubelet-acr-pull").inputs)["principalId"] == kubelet
@@ -218,14 +218,15 @@ def test_pod_override_example_raises_one_tasks_limits_on_spot() -> None:
 
 
 def test_private_database_needs_the_nodes_in_its_network() -> None:
-    config = {**minimal_config(clusterMode="create", clusterOidcIssuerUrl="", postgresMode="managed",
-                               postgresNetwork="private",
-                               postgresDelegatedSubnetId="/subscriptions/6c1f3d2a-8e4b-4b7c-9d0e-1a2b3c4d5e6f/"
-                               "resourceGroups/n/providers/Microsoft.Network/virtualNetworks/v/subnets/pg",
-                               postgresPrivateDnsZoneId="/subscriptions/6c1f3d2a-8e4b-4b7c-9d0e-1a2b3c4d5e6f/"
-                               "resourceGroups/n/providers/Microsoft.Network/privateDnsZones/a.postgres.database.azure.com")}
+    config = {**created_cluster_config(clusterSubnetId="", clusterApiServerSubnetId="", networkPoliciesEnabled="false",
+                                       postgresMode="managed", postgresNetwork="private",
+                                       postgresDelegatedSubnetId="/subscriptions/6c1f3d2a-8e4b-4b7c-9d0e-1a2b3c4d5e6f/"
+                                       "resourceGroups/n/providers/Microsoft.Network/virtualNetworks/v/subnets/pg",
+                                       postgresPrivateDnsZoneId="/subscriptions/6c1f3d2a-8e4b-4b7c-9d0e-1a2b3c4d5e6f/"
+                                       "resourceGroups/n/providers/Microsoft.Network/privateDnsZones/"
+                                       "a.postgres.database.azure.com")}
     del config["postgresExistingFqdn"], config["metadataConnection"]
-    with pytest.raises(ConfigError, match="clusterSubnetId = '' is invalid: a subnet resource id"):
+    with pytest.raises(ConfigError, match="clusterSubnetId = '' is invalid: a subnet resource id in the database"):
         parse_stack_config(config, stack="prod", secret_keys=frozenset())
 
 

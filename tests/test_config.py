@@ -15,8 +15,6 @@ from airflow_on_k8s.config import (
     parse_stack_config,
 )
 from airflow_on_k8s.errors import ConfigError
-from airflow_on_k8s.offline import PROJECT_DIR, OfflineEngine, run_program
-from airflow_on_k8s.project_file import rendered_project_file
 from tests.harness import (
     METADATA_CONNECTION,
     MINIMAL_SECRET_KEYS,
@@ -24,6 +22,14 @@ from tests.harness import (
     managed_config,
     minimal_config,
 )
+from tools.offline import PROJECT_DIR, OfflineEngine, run_program
+from tools.plan import load_stack_inputs
+from tools.project_file import rendered_project_file, rendered_readme
+
+
+def run_stack_config(stack: str) -> StackConfig:
+    inputs = load_stack_inputs(stack)
+    return parse_stack_config(inputs.config, stack=stack, secret_keys=inputs.secret_keys)
 
 
 def parse(stack: str = "dev", secret_keys: frozenset[str] = MINIMAL_SECRET_KEYS,
@@ -44,19 +50,27 @@ def test_defaults_follow_the_seed_guide() -> None:
     assert airflow.executor.delete_worker_pods is True
     assert airflow.executor.delete_worker_pods_on_failure is False
     assert airflow.executor.worker_pods_creation_batch_size == 16
-    git = airflow.git_sync
+    git = parse("prod").git
     assert (git.period, git.depth, git.branch, git.auth) == ("30s", 1, "main", "ssh")
 
 
-@pytest.mark.parametrize(("stack", "expected"), [("prod", (2, 2, 1)), ("dev", (1, 1, 1))])
-def test_replicas_default_per_environment(stack: str, expected: tuple[int, int, int]) -> None:
-    replicas = parse(stack).airflow.replicas
-    assert (replicas.scheduler, replicas.webserver, replicas.triggerer) == expected
+def test_stack_files_hold_the_per_environment_values() -> None:
+    """No profile table in code: what differs between dev and prod is written in the stack files."""
+    dev, prod = (run_stack_config(stack) for stack in ("dev", "prod"))
+    assert (prod.airflow.replicas.scheduler, prod.airflow.replicas.webserver) == (2, 2)
+    assert (dev.airflow.replicas.scheduler, dev.airflow.replicas.webserver) == (1, 1)
+    assert isinstance(prod.database, ManagedPostgresConfig) and isinstance(dev.database, ManagedPostgresConfig)
+    assert (prod.database.sku_tier, prod.database.high_availability, prod.database.network,
+            prod.database.geo_redundant_backup) == ("GeneralPurpose", "ZoneRedundant", "private", "Enabled")
+    assert (dev.database.sku_tier, dev.database.high_availability, dev.database.network) == (
+        "Burstable", "Disabled", "public")
+    assert prod.database.protect and not dev.database.protect
+    assert isinstance(prod.image, ImageBuildConfig) and prod.image.registry_sku == "Standard"
 
 
 def test_environment_key_overrides_the_stack_name() -> None:
     config = parse("staging", environment="prod")
-    assert config.environment == "prod" and config.airflow.replicas.scheduler == 2
+    assert config.environment == "prod"
 
 
 def test_explicit_values_are_typed() -> None:
@@ -64,7 +78,7 @@ def test_explicit_values_are_typed() -> None:
                    workerPodsCreationBatchSize="4")
     assert config.airflow.replicas.scheduler == 3
     assert config.airflow.executor.delete_worker_pods is False
-    assert config.airflow.git_sync.depth == 0
+    assert config.git.depth == 0
     assert config.airflow.executor.worker_pods_creation_batch_size == 4
 
 
@@ -133,7 +147,7 @@ BAD_CONFIG = [
     ("shedulerReplicas", "2", "a known key"),
     # managed PostgreSQL
     ("postgresSkuTier", "Premium", "one of Burstable, GeneralPurpose, MemoryOptimized"),
-    ("postgresSkuName", "Standard_B2s", "a SKU of the GeneralPurpose tier"),
+    ("postgresSkuName", "Standard_D2ds_v5", "a SKU of the Burstable tier"),
     ("postgresBackupRetentionDays", "5", "7 to 35 days"),
     ("postgresBackupRetentionDays", "36", "7 to 35 days"),
     ("postgresStorageSizeGb", "100", "one of 32, 64, 128"),
@@ -168,7 +182,7 @@ def test_bad_value_gives_one_line_naming_key_value_and_allowed(key: str, value: 
 
 def test_https_repo_is_fine_without_ssh() -> None:
     config = parse(gitAuth="none", gitRepo="https://github.com/example/dags.git")
-    assert config.airflow.git_sync.auth == "none"
+    assert config.git.auth == "none"
 
 
 def test_https_repo_with_embedded_credentials_is_refused() -> None:
@@ -178,7 +192,7 @@ def test_https_repo_with_embedded_credentials_is_refused() -> None:
 
 def test_ssh_url_form_is_accepted() -> None:
     config = parse(gitRepo="ssh://git@github.com:22/example/dags.git")
-    assert config.airflow.git_sync.repo.startswith("ssh://")
+    assert config.git.repo.startswith("ssh://")
 
 
 def test_missing_required_key_is_named() -> None:
@@ -211,7 +225,7 @@ def test_program_stops_before_any_resource_on_bad_config() -> None:
 
 def test_pulumi_yaml_is_rendered_from_the_key_table() -> None:
     assert (PROJECT_DIR / "Pulumi.yaml").read_text() == rendered_project_file(), \
-        "run `venv/bin/python -m airflow_on_k8s.project_file`"
+        "run `venv/bin/python -m tools.project_file`"
 
 
 def test_pulumi_yaml_declares_every_key_with_the_same_type_and_default() -> None:
@@ -237,11 +251,11 @@ def test_committed_stack_files_hold_no_secret_values(stack: str) -> None:
         assert not re.search(r"PRIVATE KEY|://[^/\s]*:[^@/\s]+@", str(value)), key
 
 
-def test_readme_documents_every_key() -> None:
+def test_readme_config_table_is_generated_from_the_keys() -> None:
     readme = (PROJECT_DIR / "README.md").read_text()
+    assert readme == rendered_readme(), "run `venv/bin/python -m tools.project_file`"
     for spec in CONFIG_KEYS:
-        assert f"`{spec.name}`" in readme, spec.name
-
+        assert f"| `{spec.name}` |" in readme, spec.name
 
 
 def test_high_availability_on_burstable_is_refused() -> None:
@@ -263,22 +277,16 @@ def test_public_network_needs_cidrs_and_refuses_open_ones() -> None:
                            secret_keys=frozenset())
 
 
-@pytest.mark.parametrize(("stack", "expected"), [
-    ("dev", ("Standard_B1ms", "Burstable", 32, 7, False, "Disabled", "registry Basic")),
-    ("prod", ("Standard_D2ds_v5", "GeneralPurpose", 128, 14, True, "ZoneRedundant", "registry Standard")),
-])
-def test_database_and_registry_defaults_per_environment(stack: str, expected: tuple[object, ...]) -> None:
-    network = "private" if stack == "prod" else "public"
-    config = managed_config(network)
-    del config["postgresNetwork"]  # the environment picks it
-    parsed = parse_stack_config(config, stack=stack, secret_keys=frozenset())
+def test_a_key_left_out_takes_its_single_default() -> None:
+    config = managed_config("public")
+    del config["postgresNetwork"]
+    parsed = parse_stack_config(config, stack="prod", secret_keys=frozenset())
     database, image = parsed.database, parsed.image
     assert isinstance(database, ManagedPostgresConfig) and isinstance(image, ImageBuildConfig)
     assert (database.sku_name, database.sku_tier, database.storage_size_gb, database.backup_retention_days,
-            database.geo_redundant_backup, database.high_availability, f"registry {image.registry_sku}") == expected
-    assert database.network == network
-    assert database.protect is (stack == "prod")
-    assert database.version == "16"
+            database.geo_redundant_backup, database.high_availability, database.network, image.registry_sku) == (
+        "Standard_B1ms", "Burstable", 32, 7, "Disabled", "Disabled", "public", "Basic")
+    assert database.protect is True and database.version == "16"
 
 
 def test_existing_database_needs_a_tls_connection_to_that_host() -> None:

@@ -14,7 +14,6 @@ from sqlalchemy.engine import make_url
 from airflow_on_k8s.database import firewall_range, metadata_connection_uri
 from airflow_on_k8s.image_context import IMAGE_CONTEXT_DIR, context_hash, image_tag
 from airflow_on_k8s.naming import METADATA_CONNECTION_KEY
-from airflow_on_k8s.offline import ProgramRun
 from components.airflow_image import ACR_PULL_ROLE_ID
 from tests.harness import (
     METADATA_CONNECTION,
@@ -30,6 +29,7 @@ from tests.harness import (
     string_leaves,
     without_secrets,
 )
+from tools.offline import ProgramRun
 
 SERVER = "azure-native:dbforpostgresql:Server"
 DATABASE = "azure-native:dbforpostgresql:Database"

@@ -15,8 +15,6 @@ from airflow_on_k8s.cluster_addons import (
 )
 from airflow_on_k8s.config import parse_stack_config
 from airflow_on_k8s.errors import ConfigError
-from airflow_on_k8s.offline import ProgramRun, RecordedResource
-from airflow_on_k8s.policy_check import analyze
 from policies.airflow_policies.aks_versions import END_OF_LIFE
 from policies.airflow_policies.resources import EXACT_VERSION
 from tests.harness import (
@@ -30,6 +28,8 @@ from tests.harness import (
     run_config,
 )
 from tests.test_policies import found, single
+from tools.offline import ProgramRun, RecordedResource
+from tools.policy_check import analyze
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
@@ -184,7 +184,7 @@ def test_a_private_database_range_is_read_not_typed() -> None:
 
 
 def test_prod_stack_file_holds_no_documentation_ranges() -> None:
-    from airflow_on_k8s.offline import PROJECT_DIR
+    from tools.offline import PROJECT_DIR
 
     text = (PROJECT_DIR / "Pulumi.prod.yaml").read_text()
     for documentation_range in ("192.0.2.", "198.51.100.", "203.0.113."):

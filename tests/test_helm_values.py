@@ -8,10 +8,9 @@ import jsonschema
 import pytest
 import yaml
 
-from airflow_on_k8s.config import parse_stack_config
-from airflow_on_k8s.helm_values import ImageSettings, build_helm_values
-from airflow_on_k8s.naming import secret_names
-from airflow_on_k8s.offline import ProgramRun
+from airflow_on_k8s.config import StackConfig, parse_stack_config
+from airflow_on_k8s.helm_values import ChartInputs, ImageSettings, airflow2_values
+from airflow_on_k8s.naming import secret_names, service_account_names
 from tests.harness import (
     METADATA_CONNECTION,
     MINIMAL_SECRET_KEYS,
@@ -20,6 +19,7 @@ from tests.harness import (
     helm_values,
     minimal_config,
 )
+from tools.offline import ProgramRun
 
 PLAIN_IMAGE = ImageSettings(repository="apache/airflow", tag="2.10.3-python3.11")
 
@@ -123,10 +123,17 @@ def test_replicas_and_worker_resources(stack: str, replicas: tuple[int, int, int
     assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
 
 
+def _values(config: StackConfig, image: ImageSettings) -> dict[str, Any]:
+    """The values of a release with nothing but the config's Airflow and Git settings."""
+    release = config.airflow.release_name
+    return airflow2_values(ChartInputs(airflow=config.airflow, git=config.git, secret_names=secret_names(release),
+                                       service_accounts=service_account_names(release), image=image))
+
+
 def test_values_hold_only_secret_names() -> None:
     config = parse_stack_config(minimal_config(), stack="prod", secret_keys=MINIMAL_SECRET_KEYS)
     names = secret_names(config.airflow.release_name)
-    values = build_helm_values(config.airflow, names, PLAIN_IMAGE)
+    values = _values(config, PLAIN_IMAGE)
     assert values["data"] == {"metadataSecretName": names.metadata_connection}
     assert values["fernetKeySecretName"] == names.fernet_key
     assert values["webserverSecretKeySecretName"] == names.webserver_secret_key
@@ -137,16 +144,16 @@ def test_public_https_repo_needs_no_ssh_settings() -> None:
     config = parse_stack_config(
         minimal_config(gitAuth="none", gitRepo="https://github.com/example/dags.git", gitSubPath=""),
         stack="dev", secret_keys=MINIMAL_SECRET_KEYS)
-    values = build_helm_values(config.airflow, secret_names("airflow"), PLAIN_IMAGE)
+    values = _values(config, PLAIN_IMAGE)
     assert "sshKeySecret" not in values["dags"]["gitSync"]
     assert values["config"]["core"]["dags_folder"] == "/opt/airflow/dags/repo"
 
 
 def test_registry_secret_only_for_a_registry_outside_azure() -> None:
     config = parse_stack_config(minimal_config(), stack="dev", secret_keys=MINIMAL_SECRET_KEYS)
-    assert "registry" not in build_helm_values(config.airflow, secret_names("airflow"), PLAIN_IMAGE)
+    assert "registry" not in _values(config, PLAIN_IMAGE)
     byo = ImageSettings(repository="registry.example.com/airflow", tag="2.10.3-1", pull_secret_name="regcred")
-    assert build_helm_values(config.airflow, secret_names("airflow"), byo)["registry"] == {"secretName": "regcred"}
+    assert _values(config, byo)["registry"] == {"secretName": "regcred"}
 
 
 def test_release_pulls_the_built_image(stack_run: ProgramRun) -> None:

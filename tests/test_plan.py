@@ -3,28 +3,25 @@
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from airflow_on_k8s.offline import PROJECT_DIR
+from tools.offline import PROJECT_DIR
 
 PLAN_KEYS = {"stack", "resources", "outputs"}
 RESOURCE_KEYS = {"type", "name", "urn", "parent", "inputs", "dependencies", "protect"}
 
 
 def run_plan(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "airflow_on_k8s.plan", *args], cwd=PROJECT_DIR,
+    return subprocess.run([sys.executable, "-m", "tools.plan", *args], cwd=PROJECT_DIR,
                           capture_output=True, text=True, timeout=300, check=False)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_plan_prints_tree_values_and_outputs_and_writes_json(stack: str, tmp_path: Path) -> None:
     plan_path = tmp_path / "plan.json"
-    started = time.monotonic()
     result = run_plan("--stack", stack, "--json", str(plan_path))
-    elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     text = result.stdout
     assert text.splitlines()[1].startswith("This is an offline plan")
@@ -39,7 +36,6 @@ def test_plan_prints_tree_values_and_outputs_and_writes_json(stack: str, tmp_pat
     secrets = [r for r in document["resources"] if r["type"] == "kubernetes:core/v1:Secret"]
     assert secrets and all(r["inputs"].get("stringData", "[secret]") == "[secret]" for r in secrets)
     assert any("stringData" in r["inputs"] for r in secrets)
-    assert elapsed < 60
 
 
 def test_bad_config_exits_non_zero_with_one_line(tmp_path: Path) -> None:

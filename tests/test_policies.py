@@ -12,16 +12,16 @@ import pytest
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from airflow_on_k8s.offline import ProgramRun, RecordedResource
-from airflow_on_k8s.policy_check import (
+from policies.airflow_policies import RULES
+from tests.harness import RELEASE_TYPE, run_stack
+from tools.offline import ProgramRun, RecordedResource
+from tools.policy_check import (
     POLICY_PACK_DIR,
     PolicyConfigError,
     Violation,
     analyze,
     stack_pack_config,
 )
-from policies.airflow_policies import RULES
-from tests.harness import RELEASE_TYPE, run_stack
 
 DIGEST = "sha256:" + "a" * 64
 

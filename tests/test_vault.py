@@ -8,7 +8,6 @@ from pulumi.runtime import rpc
 
 from airflow_on_k8s.config import VaultConfig, parse_stack_config
 from airflow_on_k8s.errors import ConfigError
-from airflow_on_k8s.offline import ProgramRun
 from airflow_on_k8s.vault import VAULT_BACKEND_CLASS, backend_kwargs, read_only_policy
 from policies.airflow_policies.vault import policy_blocks
 from tests.harness import (
@@ -22,6 +21,7 @@ from tests.harness import (
     string_leaves,
     without_secrets,
 )
+from tools.offline import ProgramRun
 
 ROLE = "vault:kubernetes/authBackendRole:AuthBackendRole"
 POLICY = "vault:index/policy:Policy"

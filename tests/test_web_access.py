@@ -17,7 +17,6 @@ from airflow_on_k8s.network import (
     WORKER_LOGS_PORT,
     network_policy_specs,
 )
-from airflow_on_k8s.offline import OfflineEngine, ProgramRun
 from airflow_on_k8s.sso import CLIENT_SECRET_ENV, helm_tpl_escape, render_webserver_config, scopes
 from tests.harness import (
     MINIMAL_SECRET_KEYS,
@@ -29,6 +28,7 @@ from tests.harness import (
     run_config,
     secret_data,
 )
+from tools.offline import OfflineEngine, ProgramRun
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -238,7 +238,7 @@ def test_task_egress_and_git_defaults() -> None:
     config = parse_stack_config(minimal_config(networkTaskEgressCidrs='["10.50.0.0/16"]'), stack="dev",
                                 secret_keys=MINIMAL_SECRET_KEYS)
     assert config.network is not None
-    specs = dict(network_policy_specs("airflow", config.network, None, None))
+    specs = dict(network_policy_specs("airflow", config.network, None, None, kube_api_cidrs=("10.0.0.1/32",)))
     assert specs["airflow-allow-task-egress"]["podSelector"]["matchLabels"]["component"] == "worker"
     assert specs["airflow-allow-git"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
     assert "airflow-allow-vault" not in specs and "airflow-allow-ingress-controller" not in specs
@@ -277,8 +277,9 @@ def test_git_egress_uses_the_repository_port() -> None:
         gitRepo="ssh://git@git.example.com:2222/data/dags.git",
         gitKnownHosts="[git.example.com]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsab"),
         stack="dev", secret_keys=MINIMAL_SECRET_KEYS)
-    assert config.network is not None and config.airflow.git_sync.port == 2222
-    specs = dict(network_policy_specs("airflow", config.network, None, None, config.airflow.git_sync.port))
+    assert config.network is not None and config.git.port == 2222
+    specs = dict(network_policy_specs("airflow", config.network, None, None, kube_api_cidrs=("10.0.0.1/32",),
+                                      git_port=config.git.port))
     assert specs["airflow-allow-git"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 2222}]
     with pytest.raises(ConfigError, match=r"\[git\.example\.com\]:2222"):
         parse_stack_config(minimal_config(gitRepo="ssh://git@git.example.com:2222/data/dags.git",

@@ -87,7 +87,7 @@ def chart_airflow_major(helm: HelmResource) -> int:
     if isinstance(declared, str) and major_version(declared) is not None:
         return major_version(declared) or 0
     chart_version = tuple(int(part) for part in re.findall(r"\d+", helm.version)[:2]) or (0, 0)
-    # Charts from 1.19.0 default to Airflow 3 (../shared/airflow-chart/NOTES.md, section 0).
+    # Charts from 1.19.0 default to Airflow 3 (their values.yaml: defaultAirflowTag 3.1.7).
     return 3 if chart_version >= (1, 19) else 2
 
 

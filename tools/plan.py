@@ -1,6 +1,6 @@
 """The offline plan: run the real program for a stack under Pulumi's mock runtime and report.
 
-    python -m airflow_on_k8s.plan --stack prod [--json plan.json]
+    python -m tools.plan --stack prod [--json plan.json]
 
 No Pulumi CLI, cloud account or cluster is needed. Values a provider computes (ids, random
 keys, generated SSH keys) are placeholders, and secret stack config that only the CLI can
@@ -22,8 +22,8 @@ from pulumi.runtime import rpc
 
 from airflow_on_k8s.config import KEYS_BY_NAME, PROJECT
 from airflow_on_k8s.errors import ConfigError
-from airflow_on_k8s.offline import PROJECT_DIR, ProgramRun, RecordedResource, run_program
-from airflow_on_k8s.policy_check import (
+from tools.offline import PROJECT_DIR, ProgramRun, RecordedResource, run_program
+from tools.policy_check import (
     PolicyConfigError,
     Violation,
     analyze,

@@ -20,8 +20,8 @@ from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from airflow_on_k8s.config import PROJECT
-from airflow_on_k8s.offline import PROJECT_DIR, ProgramRun, RecordedResource
 from policies.airflow_policies import PACK_ENFORCEMENT_LEVEL, PACK_NAME, build_policies
+from tools.offline import PROJECT_DIR, ProgramRun, RecordedResource
 
 POLICY_PACK_DIR = PROJECT_DIR / "policies"
 LEVEL_NAMES = {

@@ -256,7 +256,7 @@ class OfflineEngine(mocks.Mocks):
         if handler is None:
             raise UnknownInvokeError(
                 f"the offline engine does not know the invoke {args.token}; "
-                "add a realistic answer for it in airflow_on_k8s/offline.py")
+                "add a realistic answer for it in tools/offline.py")
         with self._lock:
             self.invokes.append((args.token, dict(args.args)))
         return handler(dict(args.args)), []

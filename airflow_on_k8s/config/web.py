@@ -1,0 +1,149 @@
+"""The UI: its TLS Ingress and single sign-on (Entra ID or Okta)."""
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from airflow_on_k8s.config.reader import (
+    DNS1123_SUBDOMAIN,
+    GUID,
+    HOSTNAME,
+    KeySpec,
+    Reader,
+    SecretValue,
+    check,
+    dns_label,
+)
+from airflow_on_k8s.config.vault import VAULT_PATH, VaultConfig
+
+KEYS: tuple[KeySpec, ...] = (
+    KeySpec("ingressHost", "string", "DNS name of the Airflow UI. Empty: no Ingress (port-forward only).", ""),
+    KeySpec("ingressClassName", "string", "IngressClass of the controller.", "nginx"),
+    KeySpec("ingressClusterIssuer", "string", "cert-manager ClusterIssuer that issues the UI certificate.", ""),
+    KeySpec("ingressTlsSecretName", "string", "Existing TLS Secret for the UI (instead of cert-manager).", ""),
+    KeySpec("ingressControllerNamespace", "string",
+            "Namespace of the ingress controller pods (allowed to reach the webserver). With clusterMode "
+            "create the program installs Traefik there, serving ingressClassName.", "ingress-nginx"),
+    KeySpec("ingressAcmeEmail", "string",
+            "ACME account e-mail. Set: the program creates the ClusterIssuer ingressClusterIssuer (Let's "
+            "Encrypt, HTTP-01 through ingressClassName); required with clusterMode create and an issuer.", ""),
+    KeySpec("ssoProvider", "string", "none, azure (Entra ID) or okta.", "none"),
+    KeySpec("ssoTenantId", "string", "Entra ID tenant id (ssoProvider azure).", ""),
+    KeySpec("ssoOktaDomain", "string", "Okta domain, e.g. example.okta.com (ssoProvider okta).", ""),
+    KeySpec("ssoClientId", "string", "OIDC client (application) id.", ""),
+    KeySpec("ssoClientSecret", "string", "OIDC client secret (set with --secret).", "", secret=True),
+    KeySpec("ssoClientSecretVaultPath", "string",
+            "Instead of ssoClientSecret: KV v2 secret in vaultKvMount whose key client_secret holds it.", ""),
+    KeySpec("ssoDefaultRole", "string", "Airflow role of a user no group maps.", "Viewer"),
+    KeySpec("ssoRoleMapping", "string",
+            "JSON object: IdP group (Okta) or app role (Entra) -> Airflow roles.", "{}"),
+)
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+
+
+@dataclass(frozen=True)
+class IngressConfig:
+    host: str
+    class_name: str
+    cluster_issuer: str | None
+    tls_secret_name: str | None
+    controller_namespace: str
+    acme_email: str | None  # set: the program creates cluster_issuer
+
+
+SsoProvider = Literal["azure", "okta"]
+AIRFLOW_ROLES = ("Admin", "Op", "User", "Viewer", "Public")
+
+
+@dataclass(frozen=True)
+class SsoConfig:
+    provider: SsoProvider
+    tenant_id: str | None
+    okta_domain: str | None
+    client_id: str
+    client_secret: SecretValue | None
+    client_secret_vault_path: str | None
+    default_role: str
+    role_mapping: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def parse_ingress(reader: Reader, creates_cluster: bool) -> IngressConfig | None:
+    host = reader.string("ingressHost").lower()
+    issuer = reader.string("ingressClusterIssuer")
+    tls_secret = reader.string("ingressTlsSecretName")
+    if not host:
+        check(not issuer and not tls_secret, "ingressHost", host, "set when a TLS issuer or Secret is given")
+        return None
+    check(bool(HOSTNAME.match(host)), "ingressHost", host, "a DNS name such as airflow.example.com")
+    check(bool(issuer) != bool(tls_secret), "ingressClusterIssuer", issuer,
+           "exactly one of ingressClusterIssuer (cert-manager) and ingressTlsSecretName: the UI is TLS only")
+    for name, value in (("ingressClusterIssuer", issuer), ("ingressTlsSecretName", tls_secret)):
+        check(value == "" or bool(DNS1123_SUBDOMAIN.match(value)), name, value, "a Kubernetes object name")
+    class_name = reader.string("ingressClassName")
+    check(bool(DNS1123_SUBDOMAIN.match(class_name)), "ingressClassName", class_name, "an IngressClass name")
+    acme_email = reader.string("ingressAcmeEmail")
+    if issuer and creates_cluster:
+        check(bool(acme_email), "ingressAcmeEmail", acme_email,
+               f"an e-mail address with clusterMode create: the new cluster has no ClusterIssuer {issuer} "
+               "until the program creates it")
+    check(not acme_email or bool(issuer), "ingressAcmeEmail", acme_email,
+           "empty without ingressClusterIssuer (it names the ClusterIssuer to create)")
+    check(not acme_email or creates_cluster, "ingressAcmeEmail", acme_email,
+           "empty with clusterMode existing: the cluster's own cert-manager and issuers are used")
+    check(not acme_email or bool(_EMAIL.fullmatch(acme_email)), "ingressAcmeEmail", acme_email,
+           "an e-mail address such as platform@example.com")
+    return IngressConfig(host=host, class_name=class_name, cluster_issuer=issuer or None,
+                         tls_secret_name=tls_secret or None,
+                         controller_namespace=dns_label(reader, "ingressControllerNamespace"),
+                         acme_email=acme_email or None)
+
+
+def _role_mapping(reader: Reader) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    text = reader.string("ssoRoleMapping") or "{}"
+    try:
+        mapping = json.loads(text)
+    except json.JSONDecodeError:
+        mapping = None
+    allowed = (f"a JSON object of group -> Airflow roles ({', '.join(AIRFLOW_ROLES)}), "
+               'e.g. {"airflow-admins": ["Admin"]}')
+    check(isinstance(mapping, dict), "ssoRoleMapping", text, allowed)
+    assert isinstance(mapping, dict)
+    result = []
+    for group, roles in mapping.items():
+        role_list = [roles] if isinstance(roles, str) else roles
+        check(bool(group) and isinstance(role_list, list) and bool(role_list)
+               and all(role in AIRFLOW_ROLES for role in role_list), "ssoRoleMapping", text, allowed)
+        result.append((group, tuple(role_list)))
+    return tuple(result)
+
+
+def parse_sso(reader: Reader, vault: VaultConfig | None, ingress: IngressConfig | None) -> SsoConfig | None:
+    provider = reader.choice("ssoProvider", ("none", "azure", "okta"))
+    if provider == "none":
+        return None
+    check(ingress is not None, "ingressHost", "", f"set: ssoProvider {provider} redirects users back to it")
+    tenant = reader.string("ssoTenantId")
+    domain = reader.string("ssoOktaDomain").lower()
+    if provider == "azure":
+        check(bool(GUID.match(tenant)), "ssoTenantId", tenant, "the Entra ID tenant id (GUID) for ssoProvider azure")
+    else:
+        check(bool(HOSTNAME.match(domain)), "ssoOktaDomain", domain,
+               "the Okta domain (e.g. example.okta.com) for ssoProvider okta")
+    client_id = reader.string("ssoClientId")
+    check(bool(re.fullmatch(r"[A-Za-z0-9._-]{8,128}", client_id)), "ssoClientId", client_id,
+           "the OIDC client (application) id")
+    secret = reader.secret("ssoClientSecret")
+    vault_path = reader.string("ssoClientSecretVaultPath")
+    check((secret is None) != (vault_path == ""), "ssoClientSecret", "[secret]",
+           "exactly one of ssoClientSecret (set with --secret) and ssoClientSecretVaultPath", secret=True)
+    if vault_path:
+        check(vault is not None and bool(VAULT_PATH.fullmatch(vault_path)), "ssoClientSecretVaultPath",
+               vault_path, "a path inside vaultKvMount (needs vaultAddress)")
+        check(vault is None or not vault.create_kv_mount, "ssoClientSecretVaultPath", vault_path,
+               "empty while vaultCreateKvMount is true: the secret must exist before the first update reads it")
+    default_role = reader.choice("ssoDefaultRole", AIRFLOW_ROLES)
+    return SsoConfig(provider="azure" if provider == "azure" else "okta", tenant_id=tenant or None,
+                     okta_domain=domain or None, client_id=client_id, client_secret=secret,
+                     client_secret_vault_path=vault_path or None, default_role=default_role,
+                     role_mapping=_role_mapping(reader))
