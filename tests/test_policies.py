@@ -140,6 +140,33 @@ FAILING_CASES: list[tuple[str, str, dict[str, Any]]] = [
      {"name": "airflow-read", "policy": 'path "airflow/*" {\n  capabilities = ["read"]\n}'}),
     ("vault-policy-read-only", VAULT_POLICY_TYPE,
      {"name": "etl", "policy": 'path "secret/data/airflow/+/x" {\n  capabilities = ["read"]\n}'}),
+    # Each of these got past the old regular expressions or reads differently in Vault than in python-hcl2.
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": 'path "airflow/data/connections/*" {\n  allowed_parameters = {\n'
+                                        '    "*" = []\n  }\n'
+                                        '  capabilities = ["create", "update", "delete", "sudo"]\n}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": '{"path": {"airflow/data/connections/*": {"capabilities": ["sudo"]}}}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": '{"path": [{"airflow/data/variables/*": [{"capabilities": ["delete"]}]}]}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": 'path "airflow/data/connections/*" {\n  policy = "write"\n}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": 'path "airflow/data/connections/*" {\n  capabilities = ["sudo"]\n'
+                                        '  capabilities = ["read"]\n}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": '{"path": {"airflow/data/connections/*": {"capabilities": ["sudo"], '
+                                        '"capabilities": ["read"]}}}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": 'path "airflow/data/connections/*" "x" {\n  capabilities = ["sudo"]\n}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": 'path "airflow/data/connections/*" {\n  capabilities = local.caps\n}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": 'path "airflow/data/connections/*" {\n  capabilities = ["read"]\n'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": '{"path": {"airflow/data/connections/*": {"capabilities": ["read"]}}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": 'path "/airflow/data/*" {\n  capabilities = ["read"]\n}'}),
     ("ingress-tls-required", INGRESS_TYPE, {"spec": {"rules": [{"host": "airflow.example.com"}]}}),
     ("ingress-tls-required", INGRESS_TYPE,
      {"spec": {"tls": [{"hosts": ["a.example.com"]}], "rules": [{"host": "b.example.com"}]}}),
@@ -209,6 +236,12 @@ PASSING_CASES: list[tuple[str, str, dict[str, Any]]] = [
                                         'path "airflow/data/variables/*" {\n  capabilities = ["read"]\n}'}),
     ("vault-policy-read-only", VAULT_POLICY_TYPE,
      {"name": "ci-deployer", "policy": 'path "secret/data/ci/*" {\n  capabilities = ["create", "update"]\n}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": '{"path": {"airflow/data/connections/*": {"capabilities": ["read"]},'
+                                        ' "airflow/data/variables/*": {"capabilities": ["read", "list"]}}}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": '# Airflow reads connections.\npath "airflow/data/connections/*" {\n'
+                                        '  comment = "read only"  // why\n  capabilities = ["read"]\n}'}),
     ("ingress-tls-required", INGRESS_TYPE,
      {"spec": {"tls": [{"hosts": ["a.example.com"], "secretName": "t"}], "rules": [{"host": "a.example.com"}]}}),
     ("webserver-not-public", "kubernetes:core/v1:Service",
@@ -281,6 +314,15 @@ def test_messages_name_the_value_to_change() -> None:
     messages = {violation.policy: violation.message for violation in violations}
     assert "values.postgresql.enabled: false" in messages["airflow-no-bundled-postgres"]
     assert 'values.executor: "KubernetesExecutor"' in messages["airflow-kubernetes-executor"]
+
+
+@pytest.mark.parametrize("text", ['path "airflow/data/connections/*" {', '{"path": ',
+                                  'path "airflow/*" { policy = "all" }'],
+                         ids=["hcl-unclosed", "json-truncated", "unknown-legacy-policy"])
+def test_unreadable_policy_is_reported_not_passed(text: str) -> None:
+    violations = analyze(single(VAULT_POLICY_TYPE, {"name": "airflow-read", "policy": text}))
+    caught = found(violations, "vault-policy-read-only")
+    assert ["\nthe policy cannot be checked: " in violation.message for violation in caught] == [True]
 
 
 def test_registry_allow_list_comes_from_pack_config() -> None:
