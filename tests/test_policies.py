@@ -67,6 +67,10 @@ GOOD_AIRFLOW_VALUES: dict[str, Any] = {
 }
 
 
+def webserver_config(source: str) -> dict[str, Any]:
+    return airflow_release(with_values(webserver={"webserverConfig": source}))
+
+
 def with_values(**changes: Any) -> dict[str, Any]:
     values = copy.deepcopy(GOOD_AIRFLOW_VALUES)
     for path, value in changes.items():
@@ -179,6 +183,36 @@ FAILING_CASES: list[tuple[str, str, dict[str, Any]]] = [
      airflow_release(with_values(webserver={"webserverConfig": "OAUTH_PROVIDERS = [{'client_secret': 'abc'}]"}))),
     ("oidc-no-inline-secret", "kubernetes:core/v1:ConfigMap",
      {"data": {"webserver_config.py": 'CLIENT_SECRET = "abc"'}}),
+    # The subscript form got past the old regular expressions; so did everything below it.
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("OAUTH_PROVIDERS[0]['remote_app']['client_secret'] = 'hunter2'")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("SECRET = 'hunter2'\nREMOTE = {'client_secret': SECRET}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("PART = 'hunter'\nSECRET = PART + '2'\nREMOTE = {'client_secret': SECRET}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("REMOTE = dict(client_secret='hunter2')")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("oauth.register('azure', client_secret='hunter2')")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("settings.client_secret = 'hunter2'")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("setattr(settings, 'client_secret', 'hunter2')")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("REMOTE = {'client_secret': f'hunter{2}'}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("import os\nREMOTE = {'client_secret': f\"{os.environ['S']}\"}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("import os\nREMOTE = {'client_secret': os.environ.get('S', 'hunter2')}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("import os\nREMOTE = {'client_secret': os.getenv('S') or 'hunter2'}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("import base64\nREMOTE = {'client_secret': base64.b64decode('aHVudGVyMg==').decode()}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("client_id, client_secret = 'id', 'hunter2'")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("def remote(client_secret='hunter2'):\n    pass")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("OIDC_CLIENT_SECRET = 'hunter2'")),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     airflow_release(with_values(apiServer={"apiServerConfig": "REMOTE = {'client_secret': 'hunter2'}"}))),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("client_secret: hunter2\n  tenant: x")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("REMOTE = {'client_secret': {{ .Values.secret }}}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("REMOTE = {'client_secret': '{{ .Values.secret }}'}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config('REMOTE = {{ "{" }}\'client_secret\': \'x\'}')),
+    ("oidc-no-inline-secret", "kubernetes:core/v1:ConfigMap",
+     {"data": {"settings.yaml": "oidc:\n  client_secret: hunter2\n"}}),
     ("task-pods-have-limits", RELEASE_TYPE, airflow_release(with_values(workers=None))),
     ("task-pods-have-limits", RELEASE_TYPE,
      airflow_release(with_values(workers={"resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}))),
@@ -248,6 +282,17 @@ PASSING_CASES: list[tuple[str, str, dict[str, Any]]] = [
      {"metadata": {"name": "grafana"}, "spec": {"type": "LoadBalancer"}}),
     ("oidc-no-inline-secret", RELEASE_TYPE,
      airflow_release(with_values(webserver={"webserverConfig": "X = {'client_secret': os.environ['S']}"}))),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("import os\nREMOTE = dict(client_secret=os.environ.get('S'), client_id='airflow')")),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("from os import getenv\nSECRET = getenv('S', default=None)\nsettings.client_secret = SECRET")),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("import os\nOIDC = {'client_id': 'airflow', 'client_secret': os.environ['S'].strip()}\n"
+                      "REMOTE = {'client_secret': OIDC['client_secret']}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config(
+        "import os\nCLIENT_SECRET_ENV = 'AIRFLOW_SSO_CLIENT_SECRET'\nclient_secret = os.environ[CLIENT_SECRET_ENV]")),
+    ("oidc-no-inline-secret", "kubernetes:core/v1:ConfigMap",
+     {"data": {"airflow.cfg": "[webserver]\nbase_url = https://airflow.example.com\n"}}),
     ("remote-logging-required", RELEASE_TYPE,
      airflow_release(with_values(config={"kubernetes_executor": {"delete_worker_pods": "False"}}))),
     ("remote-logging-required", RELEASE_TYPE,
