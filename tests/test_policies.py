@@ -5,6 +5,7 @@ import copy
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -423,59 +424,119 @@ def _set_prop(key: str, value: Any) -> Mutation:
     return lambda props: props.__setitem__(key, value)
 
 
+def _edit_prop(key: str, edit: Callable[[Any], Any]) -> Mutation:
+    return lambda props: props.__setitem__(key, edit(props[key]))
+
+
+def _edit_values(path: str, edit: Callable[[Any], Any]) -> Mutation:
+    def mutate(props: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target = props["values"]
+        for part in parents:
+            target = target[part]
+        target[last] = edit(target[last])
+    return mutate
+
+
+def _replace(old: str, new: str) -> Callable[[str], str]:
+    """An edit of the real text; it fails loudly if the program stops writing `old`."""
+    def edit(text: str) -> str:
+        assert old in text, f"{old!r} is not in the prod text any more"
+        return text.replace(old, new, 1)
+    return edit
+
+
+def _spot_pool(key: str, value: Any) -> Mutation:
+    def mutate(props: dict[str, Any]) -> None:
+        [pool] = [pool for pool in props["agentPoolProfiles"] if pool.get("scaleSetPriority") == "Spot"]
+        pool[key] = value
+    return mutate
+
+
 SERVER_TYPE = "azure-native:dbforpostgresql:Server"
 REGISTRY_TYPE = "azure-native:containerregistry:Registry"
 TLS_CONFIGURATION = ("azure-native:dbforpostgresql:Configuration", "metadata-db-require-secure-transport")
 METADATA_SECRET = ("kubernetes:core/v1:Secret", "airflow-metadata-connection")
+DEFAULT_DENY = ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "network-airflow-default-deny")
 RELEASE = (RELEASE_TYPE, None)
+Where = tuple[str, str | None]
+READ = 'capabilities = ["read"]'
+ENV_SECRET = "os.environ['AIRFLOW_SSO_CLIENT_SECRET']"
 
-# (rule, (resource type, name), mutation): one bad change to the real prod stack per line.
-MUTATIONS: list[tuple[str, tuple[str, str | None], Mutation]] = [
-    ("airflow-no-bundled-postgres", RELEASE, _set_values("postgresql.enabled", True)),
-    ("helm-chart-version-pinned", RELEASE, _set_prop("version", "~1.16")),
-    ("image-tags-pinned", RELEASE, _set_values("images.airflow.tag", "latest")),
-    ("airflow-kubernetes-executor", RELEASE, _set_values("executor", "CeleryExecutor")),
-    ("airflow-keys-pre-created", RELEASE, _delete_value("fernetKeySecretName")),
-    ("no-plaintext-secrets-in-values", RELEASE,
-     _set_values("data", {"metadataConnection": {"user": "a", "pass": "pw"}})),
-    ("helm-release-atomic", RELEASE, _set_prop("atomic", False)),
-    ("airflow-hooks-off-with-wait", RELEASE, _set_values("migrateDatabaseJob.useHelmHooks", True)),
-    ("postgres-tls-required", TLS_CONFIGURATION, _set_prop("value", "off")),
-    ("postgres-tls-required", METADATA_SECRET,
-     _set_prop("stringData", {"connection": "postgresql://u:p@db.example.com:5432/airflow"})),
-    ("postgres-prod-resilience", (SERVER_TYPE, None), _set_prop("backup", {"backupRetentionDays": 3})),
-    ("postgres-prod-resilience", (SERVER_TYPE, None), _set_prop("highAvailability", {"mode": "Disabled"})),
-    ("postgres-prod-resilience", (SERVER_TYPE, None), _set_prop("network", {"publicNetworkAccess": "Enabled"})),
-    ("acr-admin-user-disabled", (REGISTRY_TYPE, None), _set_prop("adminUserEnabled", True)),
-    ("acr-no-anonymous-pull", (REGISTRY_TYPE, None), _set_prop("anonymousPullEnabled", True)),
-    ("vault-role-least-privilege", (VAULT_ROLE_TYPE, None), _set_prop("boundServiceAccountNames", ["*"])),
-    ("vault-role-least-privilege", (VAULT_ROLE_TYPE, None), _set_prop("tokenTtl", 7200)),
-    ("vault-policy-read-only", (VAULT_POLICY_TYPE, None),
-     _set_prop("policy", 'path "airflow-prod/data/connections/*" {\n  capabilities = ["read", "delete"]\n}')),
-    ("ingress-tls-required", (INGRESS_TYPE, None), lambda props: props["spec"].pop("tls")),
-    ("webserver-not-public", RELEASE, _set_values("webserver.service.type", "LoadBalancer")),
-    ("oidc-no-inline-secret", RELEASE,
-     _set_values("webserver.webserverConfig", "OAUTH_PROVIDERS = [{'client_secret': 'hunter2-client'}]")),
-    ("task-pods-have-limits", RELEASE, _set_values("workers.resources", {"requests": {"cpu": "1"}})),
-    ("remote-logging-required", RELEASE, _set_values("config.logging.remote_logging", "False")),
+
+@dataclass(frozen=True)
+class ProdMutation:
+    rule: str
+    where: Where  # the resource of the real prod plan that is changed
+    change: Mutation  # the property the rule guards, made bad
+    level: str = "mandatory"  # what the prod pack config makes of the rule
+    reported_on: Where | None = None  # the resource the violation names, when not `where` (stack rules)
+
+
+# One bad change to the real prod stack per line; every rule of the pack has at least one.
+MUTATIONS: list[ProdMutation] = [
+    ProdMutation("airflow-no-bundled-postgres", RELEASE, _set_values("postgresql.enabled", True)),
+    ProdMutation("helm-chart-version-pinned", RELEASE, _set_prop("version", "~1.16")),
+    ProdMutation("image-tags-pinned", RELEASE, _set_values("images.airflow.tag", "latest")),
+    ProdMutation("image-registry-allowed", RELEASE, _set_values("images.airflow.repository", "ghcr.io/acme/airflow"),
+                 level="advisory"),
+    ProdMutation("airflow-kubernetes-executor", RELEASE, _set_values("executor", "CeleryExecutor")),
+    ProdMutation("airflow-keys-pre-created", RELEASE, _delete_value("fernetKeySecretName")),
+    ProdMutation("no-plaintext-secrets-in-values", RELEASE,
+                 _set_values("data", {"metadataConnection": {"user": "a", "pass": "pw"}})),
+    ProdMutation("helm-release-atomic", RELEASE, _set_prop("atomic", False)),
+    ProdMutation("airflow-hooks-off-with-wait", RELEASE, _set_values("migrateDatabaseJob.useHelmHooks", True)),
+    ProdMutation("postgres-tls-required", TLS_CONFIGURATION, _set_prop("value", "off")),
+    ProdMutation("postgres-tls-required", METADATA_SECRET,
+                 _set_prop("stringData", {"connection": "postgresql://u:p@db.example.com:5432/airflow"})),
+    ProdMutation("postgres-prod-resilience", (SERVER_TYPE, None), _set_prop("backup", {"backupRetentionDays": 3})),
+    ProdMutation("postgres-prod-resilience", (SERVER_TYPE, None), _set_prop("highAvailability", {"mode": "Disabled"})),
+    ProdMutation("postgres-prod-resilience", (SERVER_TYPE, None),
+                 _set_prop("network", {"publicNetworkAccess": "Enabled"})),
+    ProdMutation("acr-admin-user-disabled", (REGISTRY_TYPE, None), _set_prop("adminUserEnabled", True)),
+    ProdMutation("acr-no-anonymous-pull", (REGISTRY_TYPE, None), _set_prop("anonymousPullEnabled", True)),
+    ProdMutation("vault-role-least-privilege", (VAULT_ROLE_TYPE, None), _set_prop("boundServiceAccountNames", ["*"])),
+    ProdMutation("vault-role-least-privilege", (VAULT_ROLE_TYPE, None), _set_prop("tokenTtl", 7200)),
+    ProdMutation("vault-policy-read-only", (VAULT_POLICY_TYPE, None),
+                 _edit_prop("policy", _replace(READ, 'capabilities = ["read", "delete"]'))),
+    # The two evasions of issue 17: rights granted after allowed_parameters, and Vault's JSON form.
+    ProdMutation("vault-policy-read-only", (VAULT_POLICY_TYPE, None), _edit_prop("policy", _replace(
+        READ, 'allowed_parameters = {\n    "*" = []\n  }\n  capabilities = ["create", "update", "delete", "sudo"]'))),
+    ProdMutation("vault-policy-read-only", (VAULT_POLICY_TYPE, None),
+                 _set_prop("policy", '{"path": {"airflow-prod/*": {"capabilities": ["sudo", "delete"]}}}')),
+    ProdMutation("vault-policy-read-only", (VAULT_POLICY_TYPE, None),
+                 _edit_prop("policy", lambda text: text.rstrip().removesuffix("}"))),
+    ProdMutation("ingress-tls-required", (INGRESS_TYPE, None), lambda props: props["spec"].pop("tls")),
+    ProdMutation("webserver-not-public", RELEASE, _set_values("webserver.service.type", "LoadBalancer")),
+    ProdMutation("namespace-default-deny", DEFAULT_DENY, _set_prop(
+        "spec", {"podSelector": {"matchLabels": {"component": "worker"}}, "policyTypes": ["Ingress", "Egress"]}),
+        reported_on=RELEASE),
+    ProdMutation("namespace-default-deny", DEFAULT_DENY,
+                 _set_prop("spec", {"podSelector": {}, "policyTypes": ["Ingress"]}), reported_on=RELEASE),
+    ProdMutation("namespace-default-deny", DEFAULT_DENY,
+                 _set_prop("metadata", {"name": "airflow-default-deny", "namespace": "other"}), reported_on=RELEASE),
+    ProdMutation("oidc-no-inline-secret", RELEASE,
+                 _edit_values("webserver.webserverConfig", _replace(ENV_SECRET, "'hunter2-client'"))),
+    # The third evasion of issue 17: the subscript form, appended to the real config.
+    ProdMutation("oidc-no-inline-secret", RELEASE, _edit_values(
+        "webserver.webserverConfig", lambda text: text + "OAUTH_PROVIDERS[0]['remote_app']['client_secret'] = 'x'\n")),
+    ProdMutation("oidc-no-inline-secret", RELEASE,
+                 _edit_values("webserver.webserverConfig", _replace(ENV_SECRET, "f'hunter2-{AUTH_TYPE}'"))),
+    ProdMutation("oidc-no-inline-secret", RELEASE,
+                 _edit_values("webserver.webserverConfig", _replace("OAUTH_PROVIDERS = [", "OAUTH_PROVIDERS = "))),
+    ProdMutation("task-pods-have-limits", RELEASE, _set_values("workers.resources", {"requests": {"cpu": "1"}})),
+    ProdMutation("remote-logging-required", RELEASE, _set_values("config.logging.remote_logging", "False")),
+    ProdMutation("aks-spot-pool-scales-to-zero", (CLUSTER_TYPE, None), _spot_pool("minCount", 2), level="advisory"),
+    ProdMutation("aks-spot-pool-scales-to-zero", (CLUSTER_TYPE, None), _spot_pool("enableAutoScaling", False),
+                 level="advisory"),
 ]
 
 
-def test_spot_pool_kept_warm_is_advisory(prod_run: ProgramRun) -> None:
-    def keep_two_nodes(props: dict[str, Any]) -> None:
-        props["agentPoolProfiles"][1]["minCount"] = 2
-
-    assert not found(analyze(prod_run, stack_pack_config("prod")), "aks-spot-pool-scales-to-zero")
-    caught = found(analyze(mutated(prod_run, keep_two_nodes, (CLUSTER_TYPE, None)), stack_pack_config("prod")),
-                   "aks-spot-pool-scales-to-zero")
-    assert [(v.level, v.urn) for v in caught] == [("advisory", prod_run.one(CLUSTER_TYPE).urn)]
-
-
-def target(run: ProgramRun, where: tuple[str, str | None]) -> RecordedResource:
+def target(run: ProgramRun, where: Where) -> RecordedResource:
     return run.one(where[0], where[1])
 
 
-def mutated(run: ProgramRun, mutation: Mutation, where: tuple[str, str | None] = RELEASE) -> ProgramRun:
+def mutated(run: ProgramRun, mutation: Mutation, where: Where = RELEASE) -> ProgramRun:
     """The run with one resource changed, in its inputs and in the state the engine would keep."""
     copied = copy.deepcopy(run)
     resource = target(copied, where)
@@ -484,36 +545,24 @@ def mutated(run: ProgramRun, mutation: Mutation, where: tuple[str, str | None] =
     return copied
 
 
-@pytest.mark.parametrize(("rule", "where", "mutation"), MUTATIONS,
-                         ids=[f"{rule}-{index}" for index, (rule, _, _) in enumerate(MUTATIONS)])
-def test_prod_mutation_is_caught_by_its_rule_as_mandatory(rule: str, where: tuple[str, str | None],
-                                                          mutation: Mutation, prod_run: ProgramRun) -> None:
-    assert not found(analyze(prod_run, stack_pack_config("prod")), rule)
-    violations = analyze(mutated(prod_run, mutation, where), stack_pack_config("prod"))
-    caught = found(violations, rule)
-    assert caught and {violation.level for violation in caught} == {"mandatory"}
-    assert caught[0].urn == target(prod_run, where).urn
+@pytest.fixture(scope="module")
+def prod_violations(prod_run: ProgramRun) -> list[Violation]:
+    return analyze(prod_run, stack_pack_config("prod"))
+
+
+@pytest.mark.parametrize("case", MUTATIONS, ids=[f"{case.rule}-{index}" for index, case in enumerate(MUTATIONS)])
+def test_prod_mutation_is_caught_by_its_rule(case: ProdMutation, prod_run: ProgramRun,
+                                             prod_violations: list[Violation]) -> None:
+    assert not found(prod_violations, case.rule)
+    caught = found(analyze(mutated(prod_run, case.change, case.where), stack_pack_config("prod")), case.rule)
+    assert caught
+    assert {(violation.level, violation.urn) for violation in caught} == {
+        (case.level, target(prod_run, case.reported_on or case.where).urn)}
 
 
 def test_every_rule_has_a_mutation() -> None:
-    assert {rule.name for rule in RULES} - {rule for rule, _, _ in MUTATIONS} == {
-        "image-registry-allowed", "namespace-default-deny",  # mutations of these two are below
-        "aks-spot-pool-scales-to-zero"}
-
-
-DEFAULT_DENY = ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "network-airflow-default-deny")
-
-
-@pytest.mark.parametrize("mutation", [
-    _set_prop("spec", {"podSelector": {"matchLabels": {"component": "worker"}}, "policyTypes": ["Ingress", "Egress"]}),
-    _set_prop("spec", {"podSelector": {}, "policyTypes": ["Ingress"]}),
-    _set_prop("metadata", {"name": "airflow-default-deny", "namespace": "other"}),
-], ids=["selects-some-pods", "ingress-only", "other-namespace"])
-def test_weakened_default_deny_is_caught(mutation: Mutation, prod_run: ProgramRun) -> None:
-    assert not found(analyze(prod_run, stack_pack_config("prod")), "namespace-default-deny")
-    caught = found(analyze(mutated(prod_run, mutation, DEFAULT_DENY), stack_pack_config("prod")),
-                   "namespace-default-deny")
-    assert [(v.level, v.urn) for v in caught] == [("mandatory", prod_run.one(RELEASE_TYPE).urn)]
+    # A rule added to the pack without a mutation of the real prod stack fails here.
+    assert {case.rule for case in MUTATIONS} == {rule.name for rule in RULES}
 
 
 def test_namespace_without_network_policies_is_caught() -> None:
