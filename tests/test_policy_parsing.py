@@ -78,3 +78,12 @@ def test_messages_name_the_line_but_never_the_secret() -> None:
     broken = found(analyze(single("kubernetes:helm.sh/v3:Release", webserver_config(
         "REMOTE = {'client_secret': 'hunter2-value'\n"))), "oidc-no-inline-secret")
     assert len(broken) == 1 and "is not Python" in broken[0].message and "hunter2-value" not in broken[0].message
+
+
+def test_config_too_deep_to_walk_is_reported_not_passed() -> None:
+    # Thousands of chained operators exhaust the recursive walk: the rule must say so, not crash or pass.
+    source = "import os\nREMOTE = {'client_secret': " + " + ".join(["os.environ['S']"] * 3000) + "}\n"
+    violations = found(analyze(single("kubernetes:core/v1:ConfigMap", {"data": {"webserver_config.py": source}})),
+                       "oidc-no-inline-secret")
+    assert [violation.message.endswith("cannot be checked for an inline OIDC client secret (RecursionError).")
+            for violation in violations] == [True]
