@@ -4,7 +4,8 @@ pack config, and the pack served the way the Pulumi CLI starts it."""
 import copy
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -65,6 +66,10 @@ GOOD_AIRFLOW_VALUES: dict[str, Any] = {
     "workers": {"resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}},
     "config": {"logging": {"remote_logging": "True"}},
 }
+
+
+def webserver_config(source: str) -> dict[str, Any]:
+    return airflow_release(with_values(webserver={"webserverConfig": source}))
 
 
 def with_values(**changes: Any) -> dict[str, Any]:
@@ -140,6 +145,33 @@ FAILING_CASES: list[tuple[str, str, dict[str, Any]]] = [
      {"name": "airflow-read", "policy": 'path "airflow/*" {\n  capabilities = ["read"]\n}'}),
     ("vault-policy-read-only", VAULT_POLICY_TYPE,
      {"name": "etl", "policy": 'path "secret/data/airflow/+/x" {\n  capabilities = ["read"]\n}'}),
+    # Each of these got past the old regular expressions or reads differently in Vault than in python-hcl2.
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": 'path "airflow/data/connections/*" {\n  allowed_parameters = {\n'
+                                        '    "*" = []\n  }\n'
+                                        '  capabilities = ["create", "update", "delete", "sudo"]\n}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": '{"path": {"airflow/data/connections/*": {"capabilities": ["sudo"]}}}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": '{"path": [{"airflow/data/variables/*": [{"capabilities": ["delete"]}]}]}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": 'path "airflow/data/connections/*" {\n  policy = "write"\n}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": 'path "airflow/data/connections/*" {\n  capabilities = ["sudo"]\n'
+                                        '  capabilities = ["read"]\n}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": '{"path": {"airflow/data/connections/*": {"capabilities": ["sudo"], '
+                                        '"capabilities": ["read"]}}}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": 'path "airflow/data/connections/*" "x" {\n  capabilities = ["sudo"]\n}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": 'path "airflow/data/connections/*" {\n  capabilities = local.caps\n}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": 'path "airflow/data/connections/*" {\n  capabilities = ["read"]\n'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": '{"path": {"airflow/data/connections/*": {"capabilities": ["read"]}}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": 'path "/airflow/data/*" {\n  capabilities = ["read"]\n}'}),
     ("ingress-tls-required", INGRESS_TYPE, {"spec": {"rules": [{"host": "airflow.example.com"}]}}),
     ("ingress-tls-required", INGRESS_TYPE,
      {"spec": {"tls": [{"hosts": ["a.example.com"]}], "rules": [{"host": "b.example.com"}]}}),
@@ -152,6 +184,36 @@ FAILING_CASES: list[tuple[str, str, dict[str, Any]]] = [
      airflow_release(with_values(webserver={"webserverConfig": "OAUTH_PROVIDERS = [{'client_secret': 'abc'}]"}))),
     ("oidc-no-inline-secret", "kubernetes:core/v1:ConfigMap",
      {"data": {"webserver_config.py": 'CLIENT_SECRET = "abc"'}}),
+    # The subscript form got past the old regular expressions; so did everything below it.
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("OAUTH_PROVIDERS[0]['remote_app']['client_secret'] = 'hunter2'")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("SECRET = 'hunter2'\nREMOTE = {'client_secret': SECRET}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("PART = 'hunter'\nSECRET = PART + '2'\nREMOTE = {'client_secret': SECRET}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("REMOTE = dict(client_secret='hunter2')")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("oauth.register('azure', client_secret='hunter2')")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("settings.client_secret = 'hunter2'")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("setattr(settings, 'client_secret', 'hunter2')")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("REMOTE = {'client_secret': f'hunter{2}'}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("import os\nREMOTE = {'client_secret': f\"{os.environ['S']}\"}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("import os\nREMOTE = {'client_secret': os.environ.get('S', 'hunter2')}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("import os\nREMOTE = {'client_secret': os.getenv('S') or 'hunter2'}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("import base64\nREMOTE = {'client_secret': base64.b64decode('aHVudGVyMg==').decode()}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("client_id, client_secret = 'id', 'hunter2'")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("def remote(client_secret='hunter2'):\n    pass")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("OIDC_CLIENT_SECRET = 'hunter2'")),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     airflow_release(with_values(apiServer={"apiServerConfig": "REMOTE = {'client_secret': 'hunter2'}"}))),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("client_secret: hunter2\n  tenant: x")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("REMOTE = {'client_secret': {{ .Values.secret }}}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config("REMOTE = {'client_secret': '{{ .Values.secret }}'}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config('REMOTE = {{ "{" }}\'client_secret\': \'x\'}')),
+    ("oidc-no-inline-secret", "kubernetes:core/v1:ConfigMap",
+     {"data": {"settings.yaml": "oidc:\n  client_secret: hunter2\n"}}),
     ("task-pods-have-limits", RELEASE_TYPE, airflow_release(with_values(workers=None))),
     ("task-pods-have-limits", RELEASE_TYPE,
      airflow_release(with_values(workers={"resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}))),
@@ -210,12 +272,29 @@ PASSING_CASES: list[tuple[str, str, dict[str, Any]]] = [
                                         'path "airflow/data/variables/*" {\n  capabilities = ["read"]\n}'}),
     ("vault-policy-read-only", VAULT_POLICY_TYPE,
      {"name": "ci-deployer", "policy": 'path "secret/data/ci/*" {\n  capabilities = ["create", "update"]\n}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": '{"path": {"airflow/data/connections/*": {"capabilities": ["read"]},'
+                                        ' "airflow/data/variables/*": {"capabilities": ["read", "list"]}}}'}),
+    ("vault-policy-read-only", VAULT_POLICY_TYPE,
+     {"name": "airflow-read", "policy": '# Airflow reads connections.\npath "airflow/data/connections/*" {\n'
+                                        '  comment = "read only"  // why\n  capabilities = ["read"]\n}'}),
     ("ingress-tls-required", INGRESS_TYPE,
      {"spec": {"tls": [{"hosts": ["a.example.com"], "secretName": "t"}], "rules": [{"host": "a.example.com"}]}}),
     ("webserver-not-public", "kubernetes:core/v1:Service",
      {"metadata": {"name": "grafana"}, "spec": {"type": "LoadBalancer"}}),
     ("oidc-no-inline-secret", RELEASE_TYPE,
      airflow_release(with_values(webserver={"webserverConfig": "X = {'client_secret': os.environ['S']}"}))),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("import os\nREMOTE = dict(client_secret=os.environ.get('S'), client_id='airflow')")),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("from os import getenv\nSECRET = getenv('S', default=None)\nsettings.client_secret = SECRET")),
+    ("oidc-no-inline-secret", RELEASE_TYPE,
+     webserver_config("import os\nOIDC = {'client_id': 'airflow', 'client_secret': os.environ['S'].strip()}\n"
+                      "REMOTE = {'client_secret': OIDC['client_secret']}")),
+    ("oidc-no-inline-secret", RELEASE_TYPE, webserver_config(
+        "import os\nCLIENT_SECRET_ENV = 'AIRFLOW_SSO_CLIENT_SECRET'\nclient_secret = os.environ[CLIENT_SECRET_ENV]")),
+    ("oidc-no-inline-secret", "kubernetes:core/v1:ConfigMap",
+     {"data": {"airflow.cfg": "[webserver]\nbase_url = https://airflow.example.com\n"}}),
     ("remote-logging-required", RELEASE_TYPE,
      airflow_release(with_values(config={"kubernetes_executor": {"delete_worker_pods": "False"}}))),
     ("remote-logging-required", RELEASE_TYPE,
@@ -285,6 +364,15 @@ def test_messages_name_the_value_to_change() -> None:
     assert 'values.executor: "KubernetesExecutor"' in messages["airflow-kubernetes-executor"]
 
 
+@pytest.mark.parametrize("text", ['path "airflow/data/connections/*" {', '{"path": ',
+                                  'path "airflow/*" { policy = "all" }'],
+                         ids=["hcl-unclosed", "json-truncated", "unknown-legacy-policy"])
+def test_unreadable_policy_is_reported_not_passed(text: str) -> None:
+    violations = analyze(single(VAULT_POLICY_TYPE, {"name": "airflow-read", "policy": text}))
+    caught = found(violations, "vault-policy-read-only")
+    assert ["\nthe policy cannot be checked: " in violation.message for violation in caught] == [True]
+
+
 def test_registry_allow_list_comes_from_pack_config() -> None:
     deployment = {"spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/acme/tool:1.2.3"}]}}}}
     assert not found(analyze(single("kubernetes:apps/v1:Deployment", deployment)), "image-registry-allowed")
@@ -338,57 +426,118 @@ def _set_prop(key: str, value: Any) -> Mutation:
     return lambda props: props.__setitem__(key, value)
 
 
+def _edit_prop(key: str, edit: Callable[[Any], Any]) -> Mutation:
+    return lambda props: props.__setitem__(key, edit(props[key]))
+
+
+def _edit_values(path: str, edit: Callable[[Any], Any]) -> Mutation:
+    def mutate(props: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target = props["values"]
+        for part in parents:
+            target = target[part]
+        target[last] = edit(target[last])
+    return mutate
+
+
+def _replace(old: str, new: str) -> Callable[[str], str]:
+    """An edit of the real text; it fails loudly if the program stops writing `old`."""
+    def edit(text: str) -> str:
+        assert old in text, f"{old!r} is not in the prod text any more"
+        return text.replace(old, new, 1)
+    return edit
+
+
 SERVER_TYPE = "azure-native:dbforpostgresql:Server"
 REGISTRY_TYPE = "azure-native:containerregistry:Registry"
 TLS_CONFIGURATION = ("azure-native:dbforpostgresql:Configuration", "metadata-db-require-secure-transport")
 METADATA_SECRET = ("kubernetes:core/v1:Secret", "airflow-metadata-connection")
+DEFAULT_DENY = ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "network-airflow-default-deny")
 RELEASE = (RELEASE_TYPE, "airflow-release")
+SPOT_POOL = ("azure-native:containerservice:AgentPool", "aks-tasks")
+Where = tuple[str, str | None]
+READ = 'capabilities = ["read"]'
+ENV_SECRET = "os.environ['AIRFLOW_SSO_CLIENT_SECRET']"
 
-# (rule, (resource type, name), mutation): one bad change to the real prod stack per line.
-MUTATIONS: list[tuple[str, tuple[str, str | None], Mutation]] = [
-    ("airflow-no-bundled-postgres", RELEASE, _set_values("postgresql.enabled", True)),
-    ("helm-chart-version-pinned", RELEASE, _set_prop("version", "~1.16")),
-    ("image-tags-pinned", RELEASE, _set_values("images.airflow.tag", "latest")),
-    ("airflow-kubernetes-executor", RELEASE, _set_values("executor", "CeleryExecutor")),
-    ("airflow-keys-pre-created", RELEASE, _delete_value("fernetKeySecretName")),
-    ("no-plaintext-secrets-in-values", RELEASE,
-     _set_values("data", {"metadataConnection": {"user": "a", "pass": "pw"}})),
-    ("helm-release-atomic", RELEASE, _set_prop("atomic", False)),
-    ("airflow-hooks-off-with-wait", RELEASE, _set_values("migrateDatabaseJob.useHelmHooks", True)),
-    ("postgres-tls-required", TLS_CONFIGURATION, _set_prop("value", "off")),
-    ("postgres-tls-required", METADATA_SECRET,
-     _set_prop("stringData", {"connection": "postgresql://u:p@db.example.com:5432/airflow"})),
-    ("postgres-prod-resilience", (SERVER_TYPE, None), _set_prop("backup", {"backupRetentionDays": 3})),
-    ("postgres-prod-resilience", (SERVER_TYPE, None), _set_prop("highAvailability", {"mode": "Disabled"})),
-    ("postgres-prod-resilience", (SERVER_TYPE, None), _set_prop("network", {"publicNetworkAccess": "Enabled"})),
-    ("acr-admin-user-disabled", (REGISTRY_TYPE, None), _set_prop("adminUserEnabled", True)),
-    ("acr-no-anonymous-pull", (REGISTRY_TYPE, None), _set_prop("anonymousPullEnabled", True)),
-    ("vault-role-least-privilege", (VAULT_ROLE_TYPE, None), _set_prop("boundServiceAccountNames", ["*"])),
-    ("vault-role-least-privilege", (VAULT_ROLE_TYPE, None), _set_prop("tokenTtl", 7200)),
-    ("vault-policy-read-only", (VAULT_POLICY_TYPE, None),
-     _set_prop("policy", 'path "airflow-prod/data/connections/*" {\n  capabilities = ["read", "delete"]\n}')),
-    ("ingress-tls-required", (INGRESS_TYPE, None), lambda props: props["spec"].pop("tls")),
-    ("webserver-not-public", RELEASE, _set_values("webserver.service.type", "LoadBalancer")),
-    ("oidc-no-inline-secret", RELEASE,
-     _set_values("webserver.webserverConfig", "OAUTH_PROVIDERS = [{'client_secret': 'hunter2-client'}]")),
-    ("task-pods-have-limits", RELEASE, _set_values("workers.resources", {"requests": {"cpu": "1"}})),
-    ("remote-logging-required", RELEASE, _set_values("config.logging.remote_logging", "False")),
+
+@dataclass(frozen=True)
+class ProdMutation:
+    rule: str
+    where: Where  # the resource of the real prod plan that is changed
+    change: Mutation  # the property the rule guards, made bad
+    level: str = "mandatory"  # what the prod pack config makes of the rule
+    reported_on: Where | None = None  # the resource the violation names, when not `where` (stack rules)
+    pack_config: Mapping[str, Any] = field(default_factory=dict)  # merged over the prod pack config
+
+
+# One bad change to the real prod stack per line; every rule of the pack has at least one.
+MUTATIONS: list[ProdMutation] = [
+    ProdMutation("airflow-no-bundled-postgres", RELEASE, _set_values("postgresql.enabled", True)),
+    ProdMutation("helm-chart-version-pinned", RELEASE, _set_prop("version", "~1.16")),
+    ProdMutation("image-tags-pinned", RELEASE, _set_values("images.airflow.tag", "latest")),
+    ProdMutation("image-registry-allowed", RELEASE, _set_values("images.airflow.repository", "ghcr.io/acme/airflow"),
+                 level="advisory"),
+    ProdMutation("airflow-kubernetes-executor", RELEASE, _set_values("executor", "CeleryExecutor")),
+    ProdMutation("airflow-keys-pre-created", RELEASE, _delete_value("fernetKeySecretName")),
+    ProdMutation("no-plaintext-secrets-in-values", RELEASE,
+                 _set_values("data", {"metadataConnection": {"user": "a", "pass": "pw"}})),
+    ProdMutation("helm-release-atomic", RELEASE, _set_prop("atomic", False)),
+    ProdMutation("airflow-hooks-off-with-wait", RELEASE, _set_values("migrateDatabaseJob.useHelmHooks", True)),
+    ProdMutation("postgres-tls-required", TLS_CONFIGURATION, _set_prop("value", "off")),
+    ProdMutation("postgres-tls-required", METADATA_SECRET,
+                 _set_prop("stringData", {"connection": "postgresql://u:p@db.example.com:5432/airflow"})),
+    ProdMutation("postgres-prod-resilience", (SERVER_TYPE, None), _set_prop("backup", {"backupRetentionDays": 3})),
+    ProdMutation("postgres-prod-resilience", (SERVER_TYPE, None), _set_prop("highAvailability", {"mode": "Disabled"})),
+    ProdMutation("postgres-prod-resilience", (SERVER_TYPE, None),
+                 _set_prop("network", {"publicNetworkAccess": "Enabled"})),
+    ProdMutation("acr-admin-user-disabled", (REGISTRY_TYPE, None), _set_prop("adminUserEnabled", True)),
+    ProdMutation("acr-no-anonymous-pull", (REGISTRY_TYPE, None), _set_prop("anonymousPullEnabled", True)),
+    ProdMutation("vault-role-least-privilege", (VAULT_ROLE_TYPE, None), _set_prop("boundServiceAccountNames", ["*"])),
+    ProdMutation("vault-role-least-privilege", (VAULT_ROLE_TYPE, None), _set_prop("tokenTtl", 7200)),
+    ProdMutation("vault-policy-read-only", (VAULT_POLICY_TYPE, None),
+                 _edit_prop("policy", _replace(READ, 'capabilities = ["read", "delete"]'))),
+    # The two evasions of issue 17: rights granted after allowed_parameters, and Vault's JSON form.
+    ProdMutation("vault-policy-read-only", (VAULT_POLICY_TYPE, None), _edit_prop("policy", _replace(
+        READ, 'allowed_parameters = {\n    "*" = []\n  }\n  capabilities = ["create", "update", "delete", "sudo"]'))),
+    ProdMutation("vault-policy-read-only", (VAULT_POLICY_TYPE, None),
+                 _set_prop("policy", '{"path": {"airflow-prod/*": {"capabilities": ["sudo", "delete"]}}}')),
+    ProdMutation("vault-policy-read-only", (VAULT_POLICY_TYPE, None),
+                 _edit_prop("policy", lambda text: text.rstrip().removesuffix("}"))),
+    ProdMutation("ingress-tls-required", (INGRESS_TYPE, None), lambda props: props["spec"].pop("tls")),
+    ProdMutation("webserver-not-public", RELEASE, _set_values("webserver.service.type", "LoadBalancer")),
+    ProdMutation("namespace-default-deny", DEFAULT_DENY, _set_prop(
+        "spec", {"podSelector": {"matchLabels": {"component": "worker"}}, "policyTypes": ["Ingress", "Egress"]}),
+        reported_on=RELEASE),
+    ProdMutation("namespace-default-deny", DEFAULT_DENY,
+                 _set_prop("spec", {"podSelector": {}, "policyTypes": ["Ingress"]}), reported_on=RELEASE),
+    ProdMutation("namespace-default-deny", DEFAULT_DENY,
+                 _set_prop("metadata", {"name": "airflow-default-deny", "namespace": "other"}), reported_on=RELEASE),
+    ProdMutation("oidc-no-inline-secret", RELEASE,
+                 _edit_values("webserver.webserverConfig", _replace(ENV_SECRET, "'hunter2-client'"))),
+    # The third evasion of issue 17: the subscript form, appended to the real config.
+    ProdMutation("oidc-no-inline-secret", RELEASE, _edit_values(
+        "webserver.webserverConfig", lambda text: text + "OAUTH_PROVIDERS[0]['remote_app']['client_secret'] = 'x'\n")),
+    ProdMutation("oidc-no-inline-secret", RELEASE,
+                 _edit_values("webserver.webserverConfig", _replace(ENV_SECRET, "f'hunter2-{AUTH_TYPE}'"))),
+    ProdMutation("oidc-no-inline-secret", RELEASE,
+                 _edit_values("webserver.webserverConfig", _replace("OAUTH_PROVIDERS = [", "OAUTH_PROVIDERS = "))),
+    ProdMutation("task-pods-have-limits", RELEASE, _set_values("workers.resources", {"requests": {"cpu": "1"}})),
+    ProdMutation("remote-logging-required", RELEASE, _set_values("config.logging.remote_logging", "False")),
+    ProdMutation("aks-spot-pool-scales-to-zero", SPOT_POOL, _set_prop("minCount", 2), level="advisory"),
+    ProdMutation("aks-spot-pool-scales-to-zero", SPOT_POOL, _set_prop("enableAutoScaling", False), level="advisory"),
+    ProdMutation("aks-version-supported", (CLUSTER_TYPE, None), _set_prop("kubernetesVersion", "1.32")),
+    ProdMutation("aks-version-supported", SPOT_POOL, _set_prop("orchestratorVersion", "1.33")),
+    # Judged on a fixed day, so the case does not depend on when the tests run.
+    ProdMutation("aks-version-expiring", (CLUSTER_TYPE, None), _set_prop("kubernetesVersion", "1.35"),
+                 level="advisory", pack_config={"aks-version-expiring": {"asOf": "2027-01-15"}}),
 ]
 
 
-def test_spot_pool_kept_warm_is_advisory(prod_run: ProgramRun) -> None:
-    spot_pool = ("azure-native:containerservice:AgentPool", "aks-tasks")
-    assert not found(analyze(prod_run, stack_pack_config("prod")), "aks-spot-pool-scales-to-zero")
-    caught = found(analyze(mutated(prod_run, _set_prop("minCount", 2), spot_pool), stack_pack_config("prod")),
-                   "aks-spot-pool-scales-to-zero")
-    assert [(v.level, v.urn) for v in caught] == [("advisory", target(prod_run, spot_pool).urn)]
-
-
-def target(run: ProgramRun, where: tuple[str, str | None]) -> RecordedResource:
+def target(run: ProgramRun, where: Where) -> RecordedResource:
     return run.one(where[0], where[1])
 
 
-def mutated(run: ProgramRun, mutation: Mutation, where: tuple[str, str | None] = RELEASE) -> ProgramRun:
+def mutated(run: ProgramRun, mutation: Mutation, where: Where = RELEASE) -> ProgramRun:
     """The run with one resource changed, in its inputs and in the state the engine would keep."""
     copied = copy.deepcopy(run)
     resource = target(copied, where)
@@ -397,37 +546,25 @@ def mutated(run: ProgramRun, mutation: Mutation, where: tuple[str, str | None] =
     return copied
 
 
-@pytest.mark.parametrize(("rule", "where", "mutation"), MUTATIONS,
-                         ids=[f"{rule}-{index}" for index, (rule, _, _) in enumerate(MUTATIONS)])
-def test_prod_mutation_is_caught_by_its_rule_as_mandatory(rule: str, where: tuple[str, str | None],
-                                                          mutation: Mutation, prod_run: ProgramRun) -> None:
-    assert not found(analyze(prod_run, stack_pack_config("prod")), rule)
-    violations = analyze(mutated(prod_run, mutation, where), stack_pack_config("prod"))
-    caught = found(violations, rule)
-    assert caught and {violation.level for violation in caught} == {"mandatory"}
-    assert caught[0].urn == target(prod_run, where).urn
+@pytest.fixture(scope="module")
+def prod_violations(prod_run: ProgramRun) -> list[Violation]:
+    return analyze(prod_run, stack_pack_config("prod"))
+
+
+@pytest.mark.parametrize("case", MUTATIONS, ids=[f"{case.rule}-{index}" for index, case in enumerate(MUTATIONS)])
+def test_prod_mutation_is_caught_by_its_rule(case: ProdMutation, prod_run: ProgramRun,
+                                             prod_violations: list[Violation]) -> None:
+    assert not found(prod_violations, case.rule)
+    caught = found(analyze(mutated(prod_run, case.change, case.where), {**stack_pack_config("prod"),
+                                                                          **case.pack_config}), case.rule)
+    assert caught
+    assert {(violation.level, violation.urn) for violation in caught} == {
+        (case.level, target(prod_run, case.reported_on or case.where).urn)}
 
 
 def test_every_rule_has_a_mutation() -> None:
-    assert {rule.name for rule in RULES} - {rule for rule, _, _ in MUTATIONS} == {
-        "image-registry-allowed", "namespace-default-deny",  # mutations of these two are below
-        "aks-spot-pool-scales-to-zero",
-        "aks-version-supported", "aks-version-expiring"}  # date-dependent: tests/test_aks_versions.py
-
-
-DEFAULT_DENY = ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "network-airflow-default-deny")
-
-
-@pytest.mark.parametrize("mutation", [
-    _set_prop("spec", {"podSelector": {"matchLabels": {"component": "worker"}}, "policyTypes": ["Ingress", "Egress"]}),
-    _set_prop("spec", {"podSelector": {}, "policyTypes": ["Ingress"]}),
-    _set_prop("metadata", {"name": "airflow-default-deny", "namespace": "other"}),
-], ids=["selects-some-pods", "ingress-only", "other-namespace"])
-def test_weakened_default_deny_is_caught(mutation: Mutation, prod_run: ProgramRun) -> None:
-    assert not found(analyze(prod_run, stack_pack_config("prod")), "namespace-default-deny")
-    caught = found(analyze(mutated(prod_run, mutation, DEFAULT_DENY), stack_pack_config("prod")),
-                   "namespace-default-deny")
-    assert [(v.level, v.urn) for v in caught] == [("mandatory", target(prod_run, RELEASE).urn)]
+    # A rule added to the pack without a mutation of the real prod stack fails here.
+    assert {case.rule for case in MUTATIONS} == {rule.name for rule in RULES}
 
 
 def test_namespace_without_network_policies_is_caught() -> None:

@@ -1,10 +1,12 @@
 """Checks for how the Airflow UI is exposed and how the namespace is closed."""
 
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from .azure import StackResource
+from .client_secret import SECRET_NAME, literal_client_secrets
 from .resources import airflow_helm, dig, helm_resource
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
@@ -12,9 +14,14 @@ SERVICE = "kubernetes:core/v1:Service"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PUBLIC_SERVICE_TYPES = frozenset({"LoadBalancer", "NodePort"})
-_INLINE_CLIENT_SECRET = re.compile(
-    r"""(["']client_secret["']\s*:\s*[rbuf]?["'])"""
-    r"""|(\bclient_secret\s*=\s*[rbuf]?["'])|(CLIENT_SECRET\s*=\s*[rbuf]?["'])""")
+# The chart renders these values with `tpl` into the Python file the webserver (or API server) imports.
+PYTHON_CONFIG_VALUES = ("webserver.webserverConfig", "apiServer.apiServerConfig")
+# A `tpl` action that only prints a quoted string ({{ "}}" }}, {{- `x` -}}) or is a comment: the program
+# escapes Python's braces this way. Any other action is left in place, so the text fails to parse.
+_TPL_TEXT_ACTION = re.compile(
+    r"""\{\{(?P<left>-\s)?\s*(?:(?P<quoted>"(?:[^"\\\n]|\\.)*")|`(?P<raw>[^`]*)`|/\*.*?\*/)\s*(?P<right>\s-)?\}\}""",
+    re.DOTALL)
+_GO_SPACE = " \t\r\n"
 
 
 def ingress_tls_findings(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> Iterator[str]:
@@ -53,20 +60,62 @@ def webserver_public_findings(resource_type: str, props: Mapping[str, Any], _: M
             yield f"Service {name!r} is of type {spec.get('type')!r}. Make it ClusterIP behind the TLS Ingress."
 
 
-def inline_secret_findings(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> Iterator[str]:
-    texts: list[tuple[str, str]] = []
+def _action_text(action: re.Match[str]) -> str:
+    if action.group("quoted") is not None:
+        try:
+            # Go's escapes for the characters that matter here (\\ \" \n \t \uXXXX) are JSON's.
+            return str(json.loads(action.group("quoted")))
+        except ValueError:
+            return action.group(0)
+    return action.group("raw") or ""
+
+
+def render_tpl_text(template: str) -> str:
+    """`template` as Helm's `tpl` prints it, where its only actions print quoted strings or are comments."""
+    rendered: list[str] = []
+    position, trim_next = 0, False
+    for action in _TPL_TEXT_ACTION.finditer(template):
+        before = template[position:action.start()]
+        before = before.lstrip(_GO_SPACE) if trim_next else before
+        rendered += [before.rstrip(_GO_SPACE) if action.group("left") else before, _action_text(action)]
+        position, trim_next = action.end(), action.group("right") is not None
+    rest = template[position:]
+    rendered.append(rest.lstrip(_GO_SPACE) if trim_next else rest)
+    return "".join(rendered)
+
+
+def _python_configs(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     helm = helm_resource(resource_type, props)
     if helm is not None:
-        for path in ("webserver.webserverConfig", "apiServer.apiServerConfig"):
+        for path in PYTHON_CONFIG_VALUES:
             text = dig(helm.values, path)
             if isinstance(text, str):
-                texts.append((f"values.{path}", text))
+                yield f"values.{path}", render_tpl_text(text)
     if resource_type == CONFIG_MAP:
-        texts += [(f"data.{key}", value) for key, value in (props.get("data") or {}).items() if isinstance(value, str)]
-    for where, text in texts:
-        if _INLINE_CLIENT_SECRET.search(text):
-            yield (f"{where} assigns the OIDC client secret a literal. Read it from the environment "
-                   "(os.environ[...]) and fill that from a Kubernetes Secret.")
+        for key, value in (props.get("data") or {}).items():
+            # webserver_config.py is mounted from the key of that name; another key is held to the same
+            # standard as soon as it mentions the client secret.
+            if isinstance(value, str) and (str(key).endswith(".py") or SECRET_NAME in value.lower()):
+                yield f"data.{key}", value
+
+
+def inline_secret_findings(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> Iterator[str]:
+    for where, text in _python_configs(resource_type, props):
+        try:
+            found = literal_client_secrets(text)
+        except SyntaxError as error:
+            # Only the message and line: the text itself might hold the secret.
+            yield (f"{where} is not Python ({error.msg}, line {error.lineno}), so it cannot be checked for an "
+                   "inline OIDC client secret. Fix it; Helm template actions other than quoted strings "
+                   "cannot be checked either.")
+            continue
+        except (ValueError, RecursionError) as error:
+            yield f"{where} cannot be checked for an inline OIDC client secret ({type(error).__name__})."
+            continue
+        for secret in found:
+            yield (f"{where} line {secret.line}: {secret.sink} gets a string literal (or an f-string, or a name "
+                   "bound to one). Read the client secret from the environment (os.environ[...]) and fill "
+                   "that from a Kubernetes Secret.")
 
 
 def _airflow_namespaces(resources: Sequence[StackResource]) -> dict[str, str]:
