@@ -35,6 +35,8 @@ AIRFLOW_CFG_KEY = "airflow.cfg"
 WEBSERVER_CONFIG_FILE = "webserver_config.py"
 
 K8sObject = dict[str, Any]
+# libyaml's loader parses a release in a fraction of the pure-Python loader's time; same safe subset.
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # kind -> path from the object to its pod template (metadata + spec).
 _POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
@@ -90,7 +92,7 @@ def render_chart(version: str, values: Mapping[str, Any], *, release: str,
 def parse_manifest(text: str, *, source: str) -> list[K8sObject]:
     """The YAML documents of one manifest; empty documents dropped, anything else must be a mapping."""
     objects: list[K8sObject] = []
-    for document in yaml.safe_load_all(text):
+    for document in yaml.load_all(text, Loader=_YAML_LOADER):
         if document is None or document == {}:
             continue
         if not isinstance(document, dict):
