@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 import helm_python
 import pytest
 
-from airflow_on_k8s.offline import ProgramRun
 from tests.chart_render import (
     K8sObject,
     airflow_cfg,
@@ -47,6 +46,7 @@ from tests.chart_render import (
     webserver_config,
 )
 from tests.harness import GITHUB_KNOWN_HOSTS, SECRET_TYPE, airflow_release, helm_values, plain, secret_data
+from tools.offline import ProgramRun
 
 NETWORK_POLICY_TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 INGRESS_TYPE = "kubernetes:networking.k8s.io/v1:Ingress"
