@@ -20,7 +20,7 @@ from airflow_on_k8s.config import (
     load_stack_config,
 )
 from airflow_on_k8s.helm_values import ChartInputs, ImageSettings, TaskLogIdentity
-from airflow_on_k8s.naming import secret_names, service_account_names
+from airflow_on_k8s.naming import secret_names, service_account_names, ui_service_name
 from airflow_on_k8s.network import network_policy_specs
 from components.airflow_image import AirflowImage, AirflowImageArgs
 from components.airflow_ingress import AirflowIngress, AirflowIngressArgs
@@ -36,7 +36,7 @@ from components.vault_integration import VaultIntegration, VaultIntegrationArgs
 config = load_stack_config()
 release = config.airflow.release_name
 # The names the values give the chart's ServiceAccounts; Vault and the federated credentials bind them.
-service_accounts = service_account_names(release)
+service_accounts = service_account_names(release, config.airflow.airflow_major)
 waits_for: list[pulumi.Resource] = []
 
 # Azure groundwork: a resource group for whatever Azure resources this stack has.
@@ -139,7 +139,7 @@ airflow = AirflowRelease("airflow", AirflowReleaseArgs(
 if config.vault is not None and vault_provider is not None:
     vault_integration = VaultIntegration("vault", VaultIntegrationArgs(
         settings=config.vault, namespace=airflow.namespace, kubernetes_host=cluster.api_server_url,
-        service_accounts=service_accounts.as_dict(), release_name=release),
+        bound_service_accounts=service_accounts.vault_readers(config.vault.bind_webserver), release_name=release),
         opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider, "vault": vault_provider}))
     pulumi.export("vaultRole", vault_integration.role_name)
     pulumi.export("vaultPolicy", vault_integration.policy_name)
@@ -157,8 +157,9 @@ if config.ingress is not None:
                 cluster_issuer=config.ingress.cluster_issuer, acme_email=config.ingress.acme_email,
                 ingress_class=config.ingress.class_name), opts=in_cluster)
             ingress_needs.extend(cert_manager.ready)
-    ingress = AirflowIngress("ui", AirflowIngressArgs(settings=config.ingress, namespace=airflow.namespace,
-                                                      release_name=release, depends_on=ingress_needs),
+    ingress = AirflowIngress("ui", AirflowIngressArgs(
+        settings=config.ingress, namespace=airflow.namespace, release_name=release,
+        service_name=ui_service_name(release, config.airflow.airflow_major), depends_on=ingress_needs),
                              opts=in_cluster)
     pulumi.export("uiUrl", ingress.url)
 
@@ -168,7 +169,7 @@ if config.network is not None:
         namespace=airflow.namespace,
         policies=network_policy_specs(release, config.network, config.ingress, config.vault,
                                       kube_api_cidrs=cluster.api_server_cidrs, git_port=config.git.port,
-                                      postgres_cidrs=database_cidrs)),
+                                      postgres_cidrs=database_cidrs, airflow_major=config.airflow.airflow_major)),
         opts=in_cluster)
 
 pulumi.export("environment", config.environment)

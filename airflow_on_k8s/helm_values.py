@@ -1,5 +1,5 @@
 """The whole values document for the official apache-airflow/airflow chart, one builder per
-chart line (Airflow 2 on chart 1.16).
+chart line: Airflow 2 on chart 1.16 (`airflow2_values`), Airflow 3 on chart 1.19 (`airflow3_values`).
 
 Pure: the same inputs always give the same values, and no value holds a secret, only the names
 of the Secrets the program creates (the chart reads them by name). Each chart section is written
@@ -32,6 +32,11 @@ GIT_SYNC_CHECKOUT = f"{AIRFLOW_HOME}/dags/repo"
 WORKLOAD_IDENTITY_CLIENT_ID = "azure.workload.identity/client-id"
 WORKLOAD_IDENTITY_USE = "azure.workload.identity/use"
 LOG_CONNECTION_ID = "wasb_task_logs"
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+# Every Airflow pod waits this long for `airflow db migrate` (the migrate Job); the 2 -> 3 schema
+# change on a cold database takes minutes. The release waits for the pods, so it waits longer.
+MIGRATIONS_WAIT_SECONDS = 600
+RELEASE_TIMEOUT_SECONDS = MIGRATIONS_WAIT_SECONDS + 300
 
 
 @dataclass(frozen=True)
@@ -127,12 +132,19 @@ def _config(inputs: ChartInputs) -> dict[str, Any]:
         config["azure_remote_logging"] = {"remote_wasb_log_container": inputs.task_logs.container}
     if inputs.vault is not None:
         config["secrets"] = secrets_config_section(inputs.vault)
-    if inputs.ingress_host is not None:
+    if inputs.ingress_host is not None and inputs.airflow.airflow_major < 3:
         config["webserver"] = {
             "base_url": f"https://{inputs.ingress_host}",
             # Behind the ingress controller: trust X-Forwarded-* so OAuth redirects use https.
             "enable_proxy_fix": "True",
         }
+    if inputs.airflow.airflow_major >= 3:
+        # Airflow 3's own default is SimpleAuthManager; SSO and roles need FAB (the chart sets it too).
+        config["core"]["auth_manager"] = FAB_AUTH_MANAGER
+        if inputs.ingress_host is not None:
+            # [webserver] base_url and enable_proxy_fix moved to [api] and [fab] in Airflow 3.
+            config["api"] = {"base_url": f"https://{inputs.ingress_host}"}
+            config["fab"] = {"enable_proxy_fix": "True"}
     return config
 
 
@@ -149,7 +161,13 @@ def _component(inputs: ChartInputs, service_account: str, *, workload_identity: 
     return section
 
 
+def _sso_client_secret_env(inputs: ChartInputs) -> list[dict[str, Any]]:
+    return [{"name": CLIENT_SECRET_ENV, "valueFrom": {"secretKeyRef": {
+        "name": inputs.secret_names.sso_client, "key": CLIENT_SECRET_KEY}}}] if inputs.sso is not None else []
+
+
 def _webserver(inputs: ChartInputs) -> dict[str, Any]:
+    assert inputs.service_accounts.webserver is not None
     section = _component(inputs, inputs.service_accounts.webserver, workload_identity=True, on_system_pool=True)
     env: list[dict[str, Any]] = []
     if inputs.vault is not None and not inputs.vault.bind_webserver:
@@ -158,8 +176,7 @@ def _webserver(inputs: ChartInputs) -> dict[str, Any]:
         env.append({"name": "AIRFLOW__SECRETS__BACKEND", "value": ""})
     if inputs.sso is not None:
         section["webserverConfig"] = helm_tpl_escape(render_webserver_config(inputs.sso))
-        env.append({"name": CLIENT_SECRET_ENV, "valueFrom": {"secretKeyRef": {
-            "name": inputs.secret_names.sso_client, "key": CLIENT_SECRET_KEY}}})
+    env += _sso_client_secret_env(inputs)
     if env:
         section["env"] = env
     section.update({
@@ -189,8 +206,25 @@ def _workers(inputs: ChartInputs) -> dict[str, Any]:
     return section
 
 
-def airflow2_values(inputs: ChartInputs) -> dict[str, Any]:
-    """The chart values of an Airflow 2 release on chart 1.16."""
+def _api_server(inputs: ChartInputs) -> dict[str, Any]:
+    """Airflow 3's UI, REST API and the execution API every task pod calls."""
+    assert inputs.service_accounts.api_server is not None
+    section = _component(inputs, inputs.service_accounts.api_server, workload_identity=True, on_system_pool=True)
+    if inputs.sso is not None:
+        # The chart mounts apiServerConfig, not webserver.webserverConfig, into the api-server.
+        section["apiServerConfig"] = helm_tpl_escape(render_webserver_config(inputs.sso))
+        section["env"] = _sso_client_secret_env(inputs)
+    section.update({
+        "replicas": inputs.airflow.replicas.webserver,
+        "service": {"type": "ClusterIP"},
+        # Task heartbeats go through the api-server: keep one up through drains.
+        "podDisruptionBudget": {"enabled": True, "config": {"maxUnavailable": 1}},
+    })
+    return section
+
+
+def _common(inputs: ChartInputs) -> dict[str, Any]:
+    """What both chart lines share: image, database, keys, config, DAGs, scheduler, triggerer, task pods."""
     airflow = inputs.airflow
     scheduler = _component(inputs, inputs.service_accounts.scheduler, workload_identity=True, on_system_pool=True)
     # Keep one scheduler up through node drains and upgrades.
@@ -198,35 +232,71 @@ def airflow2_values(inputs: ChartInputs) -> dict[str, Any]:
                      podDisruptionBudget={"enabled": True, "config": {"maxUnavailable": 1}})
     triggerer = _component(inputs, inputs.service_accounts.triggerer, workload_identity=True, on_system_pool=True)
     triggerer["replicas"] = airflow.replicas.triggerer
-    statsd = {"nodeSelector": dict(SYSTEM_POOL_SELECTOR)} if airflow.scheduling.spot_task_pods else {}
     values: dict[str, Any] = {
         "executor": EXECUTOR,
         "airflowVersion": airflow.airflow_version,
         "images": {"airflow": {"repository": inputs.image.repository, "tag": inputs.image.tag,
-                               "pullPolicy": "IfNotPresent"}},
+                               "pullPolicy": "IfNotPresent"},
+                   "migrationsWaitTimeout": MIGRATIONS_WAIT_SECONDS},
         "postgresql": {"enabled": False},
         "redis": {"enabled": False},
         "data": {"metadataSecretName": inputs.secret_names.metadata_connection},
         "fernetKeySecretName": inputs.secret_names.fernet_key,
-        "webserverSecretKeySecretName": inputs.secret_names.webserver_secret_key,
         "config": _config(inputs),
         "dags": {"persistence": {"enabled": False}, "gitSync": _git_sync(inputs.git, inputs.secret_names)},
         "scheduler": scheduler,
-        "webserver": _webserver(inputs),
         "triggerer": triggerer,
         "workers": _workers(inputs),
         # With Helm hooks the migration Job is a post-install hook, while every pod waits for
         # the migration: an atomic (waiting) install deadlocks. Plain Jobs run during install.
         "migrateDatabaseJob": {"useHelmHooks": False, "applyCustomEnv": False},
-        "createUserJob": {"useHelmHooks": False, "applyCustomEnv": False},
     }
-    if statsd:
-        values["statsd"] = statsd
+    if airflow.scheduling.spot_task_pods:
+        values["statsd"] = {"nodeSelector": dict(SYSTEM_POOL_SELECTOR)}
     if inputs.task_logs is not None:
         # A connection with only the account URL: the hook then uses DefaultAzureCredential, which
         # picks up the federated token the workload identity webhook mounts.
         values["env"] = [{"name": f"AIRFLOW_CONN_{LOG_CONNECTION_ID.upper()}",
                           "value": _log_connection(inputs.task_logs.account_url)}]
+    return values
+
+
+def airflow2_values(inputs: ChartInputs) -> dict[str, Any]:
+    """The chart values of an Airflow 2 release on chart 1.16."""
+    values = _common(inputs)
+    values.update({
+        "webserverSecretKeySecretName": inputs.secret_names.webserver_secret_key,
+        "webserver": _webserver(inputs),
+        "createUserJob": {"useHelmHooks": False, "applyCustomEnv": False},
+    })
     if inputs.image.pull_secret_name:
         values["registry"] = {"secretName": inputs.image.pull_secret_name}
     return values
+
+
+def airflow3_values(inputs: ChartInputs) -> dict[str, Any]:
+    """The chart values of an Airflow 3 release on chart 1.19: api-server instead of webserver,
+    the dag-processor (which runs git-sync and parses DAGs), pre-created API and JWT secrets."""
+    assert inputs.service_accounts.dag_processor is not None
+    values = _common(inputs)
+    dag_processor = _component(inputs, inputs.service_accounts.dag_processor, workload_identity=True,
+                               on_system_pool=True)
+    dag_processor.update(enabled=True, replicas=1)
+    values.update({
+        # Left to the chart, both are random on every render: tokens signed before an upgrade fail after it.
+        "apiSecretKeySecretName": inputs.secret_names.api_secret_key,
+        "jwtSecretName": inputs.secret_names.jwt_secret,
+        "apiServer": _api_server(inputs),
+        "dagProcessor": dag_processor,
+        # Chart 1.19 runs this Job unless it is disabled here (it ignores webserver.defaultUser).
+        "createUserJob": {"enabled": False, "useHelmHooks": False, "applyCustomEnv": False},
+    })
+    if inputs.image.pull_secret_name:
+        # Chart 1.19 reads imagePullSecrets; registry.secretName is deprecated there.
+        values["imagePullSecrets"] = [inputs.image.pull_secret_name]
+    return values
+
+
+def chart_values(inputs: ChartInputs) -> dict[str, Any]:
+    """The values of the chart line the config names."""
+    return airflow3_values(inputs) if inputs.airflow.airflow_major >= 3 else airflow2_values(inputs)

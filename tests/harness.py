@@ -177,6 +177,11 @@ def helm_values(run: ProgramRun) -> dict[str, Any]:
     return values
 
 
+def ui_section(values: Mapping[str, Any]) -> str:
+    """The chart section of the UI pods: `webserver` on Airflow 2, `apiServer` on Airflow 3."""
+    return "webserver" if str(values["airflowVersion"]).startswith("2.") else "apiServer"
+
+
 def _int_if_integral(text: str) -> float | int:
     number = float(text)
     return int(number) if number.is_integer() else number

@@ -204,13 +204,14 @@ def test_registry_is_locked_down(stack_run: ProgramRun) -> None:
 def test_image_is_built_from_the_context_and_pushed_with_a_cache(stack_run: ProgramRun) -> None:
     image = plain(stack_run.one(IMAGE).inputs)
     repository = stack_run.outputs["imageRepository"]
-    tag = image_tag("2.10.3")
+    version = helm_values(stack_run)["airflowVersion"]
+    tag = image_tag(version)
     assert stack_run.outputs["imageTag"] == tag
     assert image["tags"] == [f"{repository}:{tag}"]
     assert image["push"] is True and image["buildOnPreview"] is False
     assert image["context"] == {"location": str(IMAGE_CONTEXT_DIR)}
     assert image["dockerfile"] == {"location": str(IMAGE_CONTEXT_DIR / "Dockerfile")}
-    assert image["buildArgs"] == {"AIRFLOW_VERSION": "2.10.3", "PYTHON_VERSION": "3.11"}
+    assert image["buildArgs"] == {"AIRFLOW_VERSION": version, "PYTHON_VERSION": "3.11"}
     assert image["cacheFrom"] == [{"registry": {"ref": f"{repository}:buildcache"}}]
     assert image["cacheTo"][0]["registry"]["ref"] == f"{repository}:buildcache"
     assert "registries" not in image  # ambient `az acr login` unless a push identity is configured

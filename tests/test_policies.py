@@ -108,6 +108,8 @@ FAILING_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("image-tags-pinned", "kubernetes:batch/v1:CronJob",
      {"spec": {"jobTemplate": {"spec": {"template": {"spec": {
          "containers": [{"name": "job", "image": "python:3.11"}]}}}}}}),
+    ("airflow-chart-compatible", RELEASE_TYPE, airflow_release(with_values(airflowVersion="3.3.2"))),
+    ("airflow-chart-compatible", RELEASE_TYPE, airflow_release(GOOD_AIRFLOW_VALUES, version="1.18.0")),
     ("airflow-kubernetes-executor", RELEASE_TYPE, airflow_release(with_values(executor="CeleryExecutor"))),
     ("airflow-kubernetes-executor", RELEASE_TYPE, airflow_release(with_values(executor=None))),
     ("airflow-keys-pre-created", RELEASE_TYPE, airflow_release(with_values(data__metadataSecretName=None))),
@@ -477,6 +479,7 @@ MUTATIONS: list[ProdMutation] = [
     ProdMutation("image-tags-pinned", RELEASE, _set_values("images.airflow.tag", "latest")),
     ProdMutation("image-registry-allowed", RELEASE, _set_values("images.airflow.repository", "ghcr.io/acme/airflow"),
                  level="advisory"),
+    ProdMutation("airflow-chart-compatible", RELEASE, _set_values("airflowVersion", "3.3.2")),
     ProdMutation("airflow-kubernetes-executor", RELEASE, _set_values("executor", "CeleryExecutor")),
     ProdMutation("airflow-keys-pre-created", RELEASE, _delete_value("fernetKeySecretName")),
     ProdMutation("no-plaintext-secrets-in-values", RELEASE,

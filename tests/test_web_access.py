@@ -27,6 +27,7 @@ from tests.harness import (
     plain,
     run_config,
     secret_data,
+    ui_section,
 )
 from tools.offline import OfflineEngine, ProgramRun
 
@@ -141,8 +142,11 @@ def test_ingress_is_tls_only_and_the_service_stays_internal(stack_run: ProgramRu
     assert ingress["spec"]["tls"] == [{"hosts": [host], "secretName": "airflow-ui-tls"}]
     assert ingress["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt-prod"}
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
-    assert backend == {"name": "airflow-webserver", "port": {"number": AIRFLOW_UI_PORT}}
-    assert helm_values(stack_run)["webserver"]["service"] == {"type": "ClusterIP"}
+    values = helm_values(stack_run)
+    ui = ui_section(values)
+    assert backend == {"name": "airflow-webserver" if ui == "webserver" else "airflow-api-server",
+                       "port": {"number": AIRFLOW_UI_PORT}}
+    assert values[ui]["service"] == {"type": "ClusterIP"}
 
 
 def test_existing_tls_secret_instead_of_cert_manager() -> None:
@@ -166,7 +170,10 @@ def test_namespace_denies_everything_first(stack_run: ProgramRun) -> None:
 
 
 def test_selectors_use_the_chart_pod_labels(stack_run: ProgramRun) -> None:
-    chart_components = {"scheduler", "webserver", "triggerer", "worker", "statsd"}
+    chart_components = ({"scheduler", "webserver", "triggerer", "worker", "statsd"}
+                        if ui_section(helm_values(stack_run)) == "webserver" else
+                        {"scheduler", "api-server", "dag-processor", "triggerer", "worker", "statsd",
+                         "run-airflow-migrations"})
     chart_values = yaml.safe_load(chart_file("1.16.0", "values.yaml").read_text()) \
         if chart_file("1.16.0", "values.yaml").is_file() else None
     for name, spec in _policies(stack_run).items():

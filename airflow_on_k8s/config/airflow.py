@@ -11,6 +11,11 @@ from airflow_on_k8s.quantities import parse_quantity
 Environment = Literal["dev", "prod"]
 ENVIRONMENTS: tuple[Environment, ...] = ("dev", "prod")
 MAX_HELM_RELEASE_NAME = 53  # Helm's own limit; chart object names append suffixes to it
+# The (chart, Airflow) pairs this program renders values for, one per chart line. Chart 1.16.0
+# cannot run Airflow 3 (no JWT or API secret, no webserver_config for the api-server); charts
+# from 1.20.0 refuse Airflow older than 2.11. The policy pack restates this table
+# (airflow-chart-compatible); a test keeps the two equal.
+SUPPORTED_PAIRS: dict[str, str] = {"1.16.0": "2.10.3", "1.19.0": "3.3.2"}
 
 KEYS: tuple[KeySpec, ...] = (
     KeySpec("environment", "string",
@@ -18,10 +23,13 @@ KEYS: tuple[KeySpec, ...] = (
             "is dev or prod.", ""),
     KeySpec("namespace", "string", "Namespace for Airflow (DNS-1123 label).", "airflow"),
     KeySpec("releaseName", "string", "Helm release name; the chart derives every object name from it.", "airflow"),
-    KeySpec("chartVersion", "string", "Exact apache-airflow/airflow chart version X.Y.Z.", "1.16.0"),
-    KeySpec("airflowVersion", "string", "Airflow version inside the image (X.Y.Z).", "2.10.3"),
+    KeySpec("chartVersion", "string",
+            "Exact apache-airflow/airflow chart version: 1.16.0 (Airflow 2.10.3) or 1.19.0 (Airflow 3.3.2).",
+            "1.16.0"),
+    KeySpec("airflowVersion", "string", "Airflow version inside the image; the one chartVersion supports.",
+            "2.10.3"),
     KeySpec("schedulerReplicas", "integer", "Scheduler replicas (prod: 2).", 1),
-    KeySpec("webserverReplicas", "integer", "Webserver replicas (prod: 2).", 1),
+    KeySpec("webserverReplicas", "integer", "Webserver (Airflow 2) or api-server (Airflow 3) replicas (prod: 2).", 1),
     KeySpec("triggererReplicas", "integer", "Triggerer replicas.", 1),
     KeySpec("workerCpuRequest", "string", "CPU request of every task pod.", "500m"),
     KeySpec("workerMemoryRequest", "string", "Memory request of every task pod.", "1Gi"),
@@ -72,14 +80,20 @@ class SchedulingConfig:
 
 @dataclass(frozen=True)
 class AirflowConfig:
+    """The release. `airflow_major` picks the chart line (2: webserver; 3: api-server, dag-processor)."""
+
     namespace: str
     release_name: str
     chart_version: str
     airflow_version: str
-    replicas: Replicas
+    replicas: Replicas  # `webserver` is the api-server's count on Airflow 3
     worker_resources: WorkerResources
     executor: KubernetesExecutorSettings
     scheduling: SchedulingConfig
+
+    @property
+    def airflow_major(self) -> int:
+        return int(self.airflow_version.split(".")[0])
 
 
 def environment(reader: Reader, stack: str) -> Environment:
@@ -115,12 +129,23 @@ def _worker_resources(reader: Reader) -> WorkerResources:
                            limits=ResourceQuantities(cpu=cpu_limit, memory=memory_limit))
 
 
+def _pair(reader: Reader) -> tuple[str, str]:
+    chart = exact_version(reader, "chartVersion", "chart")
+    pairs = ", ".join(f"chart {c} with Airflow {a}" for c, a in SUPPORTED_PAIRS.items())
+    check(chart in SUPPORTED_PAIRS, "chartVersion", chart, f"a supported chart line: {pairs}")
+    version = exact_version(reader, "airflowVersion", "Airflow")
+    check(SUPPORTED_PAIRS[chart] == version, "airflowVersion", version,
+          f"{SUPPORTED_PAIRS[chart]} with chartVersion {chart} (supported pairs: {pairs})")
+    return chart, version
+
+
 def parse(reader: Reader) -> AirflowConfig:
+    chart_version, airflow_version = _pair(reader)
     return AirflowConfig(
         namespace=dns_label(reader, "namespace"),
         release_name=dns_label(reader, "releaseName", MAX_HELM_RELEASE_NAME),
-        chart_version=exact_version(reader, "chartVersion", "chart"),
-        airflow_version=exact_version(reader, "airflowVersion", "Airflow"),
+        chart_version=chart_version,
+        airflow_version=airflow_version,
         replicas=Replicas(scheduler=reader.integer("schedulerReplicas", 1, 10),
                           webserver=reader.integer("webserverReplicas", 1, 10),
                           triggerer=reader.integer("triggererReplicas", 1, 10)),

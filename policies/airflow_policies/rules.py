@@ -11,6 +11,7 @@ from pulumi_policy import EnforcementLevel, PolicyConfigSchema
 
 from .aks_versions import DEFAULT_WARN_DAYS, expiring_findings, unsupported_findings
 from .azure import StackResource, registry_flag_findings, resilience_findings, tls_findings
+from .chart_lines import chart_compatibility_findings
 from .compute import remote_logging_findings, spot_scale_to_zero_findings, task_limits_findings
 from .resources import (
     EXACT_VERSION,
@@ -188,6 +189,10 @@ RULES: tuple[Rule, ...] = (
          config_schema={"allowedRegistries": {
              "type": "array", "items": {"type": "string"}, "default": [],
              "description": "Registry hosts; shell patterns such as *.azurecr.io match."}}),
+    Rule("airflow-chart-compatible",
+         "The Airflow chart runs the Airflow version it is paired with (chart 1.16.0: 2.10.3; 1.19.0: 3.3.2).",
+         "Set chartVersion and airflowVersion to a supported pair.",
+         check=chart_compatibility_findings),
     Rule("airflow-kubernetes-executor",
          "Airflow runs every task in its own pod: the executor is KubernetesExecutor.",
          "Set values.executor: KubernetesExecutor.",
