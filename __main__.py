@@ -22,12 +22,14 @@ from airflow_on_k8s.config import (
 from airflow_on_k8s.helm_values import ChartInputs, ImageSettings, TaskLogIdentity
 from airflow_on_k8s.naming import secret_names, service_account_names, ui_service_name
 from airflow_on_k8s.network import network_policy_specs
+from airflow_on_k8s.sso import redirect_uri
 from components.airflow_image import AirflowImage, AirflowImageArgs
 from components.airflow_ingress import AirflowIngress, AirflowIngressArgs
 from components.airflow_network import AirflowNetwork, AirflowNetworkArgs
 from components.airflow_release import AirflowRelease, AirflowReleaseArgs
 from components.aks_cluster import AksCluster, AksClusterArgs
 from components.cert_manager import CertManager, CertManagerArgs
+from components.entra_sso_app import EntraSsoApp, EntraSsoAppArgs
 from components.ingress_controller import IngressController, IngressControllerArgs
 from components.managed_postgres import ManagedPostgres, ManagedPostgresArgs
 from components.task_logs import TaskLogStorage, TaskLogStorageArgs
@@ -117,21 +119,33 @@ in_cluster = pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider
 vault_provider = (vault.Provider("vault", address=config.vault.address, namespace=config.vault.namespace)
                   if config.vault else None)
 
-# The Airflow release.
+# Single sign-on: the Entra ID application (when the program manages it) or the configured one.
+sso_client_id: pulumi.Input[str] | None = None
 sso_client_secret: pulumi.Output[str] | None = None
 if config.sso is not None:
-    if config.sso.client_secret is not None:
+    assert config.ingress is not None
+    sso_redirect_uri = redirect_uri(config.sso.provider, config.ingress.host, config.airflow.airflow_major)
+    sso_client_id = config.sso.client_id
+    if config.sso.managed_app is not None:
+        sso_app = EntraSsoApp("sso", EntraSsoAppArgs(settings=config.sso, display_name=f"Airflow ({config.stack})",
+                                                   redirect_uri=sso_redirect_uri))
+        sso_client_id, sso_client_secret = sso_app.client_id, sso_app.client_secret
+    elif config.sso.client_secret is not None:
         sso_client_secret = pulumi.Output.secret(config.sso.client_secret.value)
     else:
         assert config.vault is not None and config.sso.client_secret_vault_path is not None
         stored = vault.kv.get_secret_v2_output(mount=config.vault.kv_mount, name=config.sso.client_secret_vault_path,
                                                opts=pulumi.InvokeOutputOptions(provider=vault_provider))
         sso_client_secret = pulumi.Output.secret(stored.data.apply(lambda data: str(data["client_secret"])))
+    pulumi.export("ssoClientId", sso_client_id)
+    pulumi.export("ssoRedirectUri", sso_redirect_uri)
+
+# The Airflow release.
 airflow = AirflowRelease("airflow", AirflowReleaseArgs(
     chart=ChartInputs(airflow=config.airflow, git=config.git, secret_names=secret_names(release),
                       service_accounts=service_accounts, image=image, task_logs=task_log_identity,
                       vault=config.vault, ingress_host=config.ingress.host if config.ingress else None,
-                      sso=config.sso),
+                      sso=config.sso, sso_client_id=sso_client_id),
     metadata_connection=metadata_connection, sso_client_secret=sso_client_secret, depends_on=waits_for),
     opts=in_cluster)
 

@@ -72,6 +72,8 @@ class ChartInputs:
     # https://<ingress_host> is the UI's address behind the ingress controller.
     ingress_host: str | None = None
     sso: SsoConfig | None = None
+    # The OIDC client id: the config's, or the program-managed Entra ID application's.
+    sso_client_id: pulumi.Input[str] | None = None
 
 
 def _airflow_cfg_bool(value: bool) -> str:
@@ -161,6 +163,19 @@ def _component(inputs: ChartInputs, service_account: str, *, workload_identity: 
     return section
 
 
+def _sso_config_text(inputs: ChartInputs) -> pulumi.Input[str]:
+    """webserver_config.py, escaped for the chart's `tpl`."""
+    sso = inputs.sso
+    assert sso is not None and inputs.sso_client_id is not None
+
+    def render(client_id: str) -> str:
+        return helm_tpl_escape(render_webserver_config(sso, client_id))
+    if isinstance(inputs.sso_client_id, str):
+        return render(inputs.sso_client_id)
+    client_id: pulumi.Output[str] = pulumi.Output.from_input(inputs.sso_client_id)
+    return client_id.apply(render)
+
+
 def _sso_client_secret_env(inputs: ChartInputs) -> list[dict[str, Any]]:
     return [{"name": CLIENT_SECRET_ENV, "valueFrom": {"secretKeyRef": {
         "name": inputs.secret_names.sso_client, "key": CLIENT_SECRET_KEY}}}] if inputs.sso is not None else []
@@ -175,7 +190,7 @@ def _webserver(inputs: ChartInputs) -> dict[str, Any]:
         # failing a Vault login on every connection lookup.
         env.append({"name": "AIRFLOW__SECRETS__BACKEND", "value": ""})
     if inputs.sso is not None:
-        section["webserverConfig"] = helm_tpl_escape(render_webserver_config(inputs.sso))
+        section["webserverConfig"] = _sso_config_text(inputs)
     env += _sso_client_secret_env(inputs)
     if env:
         section["env"] = env
@@ -212,7 +227,7 @@ def _api_server(inputs: ChartInputs) -> dict[str, Any]:
     section = _component(inputs, inputs.service_accounts.api_server, workload_identity=True, on_system_pool=True)
     if inputs.sso is not None:
         # The chart mounts apiServerConfig, not webserver.webserverConfig, into the api-server.
-        section["apiServerConfig"] = helm_tpl_escape(render_webserver_config(inputs.sso))
+        section["apiServerConfig"] = _sso_config_text(inputs)
         section["env"] = _sso_client_secret_env(inputs)
     section.update({
         "replicas": inputs.airflow.replicas.webserver,

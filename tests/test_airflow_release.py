@@ -118,7 +118,7 @@ def test_components_parent_their_children(stack_run: ProgramRun) -> None:
                 "airflow-on-k8s:logs:TaskLogStorage"}
     if stack_run.stack == "prod":
         expected |= {"airflow-on-k8s:cluster:AksCluster", "airflow-on-k8s:ingress:IngressController",
-                     "airflow-on-k8s:ingress:CertManager"}
+                     "airflow-on-k8s:ingress:CertManager", "airflow-on-k8s:sso:EntraSsoApp"}
     assert {resource.type for resource in components.values()} == expected
     for resource in stack_run.resources:
         if resource.custom and resource.type not in TOP_LEVEL_CUSTOM_TYPES:

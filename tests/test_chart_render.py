@@ -513,6 +513,9 @@ def test_the_ui_mounts_the_program_webserver_config(program_render: ProgramRende
     needed = {str(node.slice.value) for node in ast.walk(tree)
               if isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ"
               and isinstance(node.slice, ast.Constant)}
+    needed |= {str(node.args[0].value) for node in ast.walk(tree)
+               if isinstance(node, ast.Call) and ast.unparse(node.func) == "os.environ.get"
+               and node.args and isinstance(node.args[0], ast.Constant)}
     assert needed, "the SSO config reads its client secret from the environment"
     ui = _container(_component_spec(program_render.objects, program_render.ui), program_render.ui)
     assert needed <= set(_env(ui)), f"webserver_config.py reads {sorted(needed - set(_env(ui)))}"

@@ -46,6 +46,7 @@ def airflow_release(values: dict[str, Any], **props: Any) -> dict[str, Any]:
 
 INGRESS_TYPE = "kubernetes:networking.k8s.io/v1:Ingress"
 CLUSTER_TYPE = "azure-native:containerservice:ManagedCluster"
+SSO_PASSWORD_TYPE = "azuread:index/applicationPassword:ApplicationPassword"
 VAULT_ROLE_TYPE = "vault:kubernetes/authBackendRole:AuthBackendRole"
 VAULT_POLICY_TYPE = "vault:index/policy:Policy"
 GOOD_VAULT_ROLE: dict[str, Any] = {
@@ -221,6 +222,8 @@ FAILING_CASES: list[tuple[str, str, dict[str, Any]]] = [
      airflow_release(with_values(workers={"resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}))),
     ("remote-logging-required", RELEASE_TYPE, airflow_release(with_values(config={}))),
     ("aks-version-supported", CLUSTER_TYPE, {"kubernetesVersion": "1.32"}),
+    ("sso-secret-expiry", SSO_PASSWORD_TYPE, {"endDate": "2026-01-31T00:00:00Z"}),
+    ("sso-secret-expiry", SSO_PASSWORD_TYPE, {"displayName": "no end date"}),
     ("aks-spot-pool-scales-to-zero", CLUSTER_TYPE, {"agentPoolProfiles": [
         {"name": "tasks", "scaleSetPriority": "Spot", "enableAutoScaling": True, "minCount": 2}]}),
     ("aks-spot-pool-scales-to-zero", CLUSTER_TYPE, {"agentPoolProfiles": [
@@ -317,7 +320,7 @@ def test_rule_passes_a_compliant_resource(rule: str, resource_type: str, inputs:
 def test_every_rule_has_a_failing_case() -> None:
     assert {rule.name for rule in RULES} - {case[0] for case in FAILING_CASES} == {
         "image-registry-allowed", "postgres-tls-required", "namespace-default-deny",  # stack rules: below
-        "aks-version-expiring"}  # depends on the date: tests/test_first_up.py
+        "aks-version-expiring", "sso-secret-expiring"}  # depend on the date: their mutations below
 
 
 POSTGRES_SERVER_PROPS = {"name": "pg1", "backup": {"backupRetentionDays": 14},
@@ -457,9 +460,10 @@ METADATA_SECRET = ("kubernetes:core/v1:Secret", "airflow-metadata-connection")
 DEFAULT_DENY = ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "network-airflow-default-deny")
 RELEASE = (RELEASE_TYPE, "airflow-release")
 SPOT_POOL = ("azure-native:containerservice:AgentPool", "aks-tasks")
+SSO_PASSWORD = (SSO_PASSWORD_TYPE, "sso-secret-2027-06-30")
 Where = tuple[str, str | None]
 READ = 'capabilities = ["read"]'
-ENV_SECRET = "os.environ['AIRFLOW_SSO_CLIENT_SECRET']"
+ENV_SECRET = "os.environ.get('AIRFLOW_SSO_CLIENT_SECRET')"
 
 
 @dataclass(frozen=True)
@@ -533,6 +537,10 @@ MUTATIONS: list[ProdMutation] = [
     # Judged on a fixed day, so the case does not depend on when the tests run.
     ProdMutation("aks-version-expiring", (CLUSTER_TYPE, None), _set_prop("kubernetesVersion", "1.35"),
                  level="advisory", pack_config={"aks-version-expiring": {"asOf": "2027-01-15"}}),
+    ProdMutation("sso-secret-expiry", SSO_PASSWORD, _set_prop("endDate", "2026-11-01T00:00:00Z")),
+    # Judged on a fixed day, so the case does not depend on when the tests run.
+    ProdMutation("sso-secret-expiring", SSO_PASSWORD, _set_prop("endDate", "2027-01-10T00:00:00Z"),
+                 level="advisory", pack_config={"sso-secret-expiring": {"asOf": "2026-12-20"}}),
 ]
 
 

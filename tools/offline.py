@@ -167,6 +167,14 @@ def _simulated_outputs(type_token: str, name: str, inputs: dict[str, Any]) -> di
     outputs = copy.deepcopy(inputs)
     if type_token.startswith("azure-native:"):
         outputs.update(_azure_outputs(type_token, name, inputs))
+    elif type_token == "azuread:index/application:Application":
+        object_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"application/{name}"))
+        outputs.update(id=f"/applications/{object_id}", objectId=object_id,
+                       clientId=str(uuid.uuid5(uuid.NAMESPACE_URL, f"application-client/{name}")))
+    elif type_token == "azuread:index/servicePrincipal:ServicePrincipal":
+        outputs["objectId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"service-principal/{name}"))
+    elif type_token == "azuread:index/applicationPassword:ApplicationPassword":
+        outputs.update(keyId=str(uuid.uuid5(uuid.NAMESPACE_URL, f"password/{name}")), value=_random_text(40))
     elif type_token == "docker-build:index:Image":
         tags = _plain(inputs.get("tags")) or []
         digest = "sha256:" + hashlib.sha256(json.dumps(tags).encode()).hexdigest()
@@ -214,6 +222,7 @@ class OfflineEngine(mocks.Mocks):
             "vault:kv/getSecretV2:getSecretV2": self._get_kv_secret,
             "azure-native:containerservice:listManagedClusterUserCredentials": self._cluster_credentials,
             "azure-native:network:getSubnet": self._get_subnet,
+            "azuread:index/getClientConfig:getClientConfig": self._azuread_client_config,
             **(extra_invokes or {}),
         }
         self._local = threading.local()
@@ -233,6 +242,13 @@ class OfflineEngine(mocks.Mocks):
         kubeconfig = (f"apiVersion: v1\nkind: Config\nclusters:\n- name: {args.get('resourceName')}\n"
                       "  cluster: {server: 'https://offline.invalid:443'}\ncontexts: []\nusers: []\n")
         return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
+
+    @staticmethod
+    def _azuread_client_config(_: dict[str, Any]) -> dict[str, Any]:
+        """Who runs `pulumi up`: a fixed, plainly offline principal."""
+        return {"clientId": str(uuid.uuid5(uuid.NAMESPACE_URL, "offline-deployer-client")),
+                "objectId": str(uuid.uuid5(uuid.NAMESPACE_URL, "offline-deployer")),
+                "tenantId": OFFLINE_SUBSCRIPTION, "id": "offline"}
 
     @staticmethod
     def _get_subnet(args: dict[str, Any]) -> dict[str, Any]:

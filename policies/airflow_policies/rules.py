@@ -27,6 +27,9 @@ from .resources import (
     registry_of,
     workload_images,
 )
+from .sso_secrets import DEFAULT_WARN_DAYS as SSO_WARN_DAYS
+from .sso_secrets import expired_findings as sso_secret_expired
+from .sso_secrets import expiring_findings as sso_secret_expiring
 from .vault import policy_findings, role_findings
 from .web import default_deny_findings, ingress_tls_findings, inline_secret_findings, webserver_public_findings
 
@@ -292,4 +295,16 @@ RULES: tuple[Rule, ...] = (
          level=EnforcementLevel.ADVISORY,
          config_schema={**_AS_OF_SCHEMA, "warnDays": {"type": "integer", "minimum": 1,
                                                       "default": DEFAULT_WARN_DAYS}}),
+    Rule("sso-secret-expiry",
+         "The SSO application's client secrets have an end date that has not passed (pack config asOf, default "
+         "today): an expired secret stops every login.",
+         "Rotate: add a later date to ssoClientSecretExpiries, switch ssoClientSecretActive, remove the old date.",
+         check=sso_secret_expired,
+         config_schema=_AS_OF_SCHEMA),
+    Rule("sso-secret-expiring",
+         "The SSO application's client secrets are rotated before they expire: warns warnDays (30) ahead.",
+         "Rotate: add a later date to ssoClientSecretExpiries, switch ssoClientSecretActive, remove the old date.",
+         check=sso_secret_expiring,
+         level=EnforcementLevel.ADVISORY,
+         config_schema={**_AS_OF_SCHEMA, "warnDays": {"type": "integer", "minimum": 1, "default": SSO_WARN_DAYS}}),
 )
