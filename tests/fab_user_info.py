@@ -10,17 +10,26 @@ flask-appbuilder 5.2.2).
 import sys
 import time
 import types
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from authlib.jose import JsonWebKey
-from authlib.jose import jwt as authlib_jwt
+import authlib.deprecate  # noqa: F401 (it installs an "always" filter; the one below must come after it)
+
+with warnings.catch_warnings():
+    # FAB 5.2.2 verifies Entra ID tokens with authlib.jose, which announces its successor on import.
+    warnings.filterwarnings("ignore", "authlib.jose module is deprecated")
+    from authlib.jose import JsonWebKey
+    from authlib.jose import jwt as authlib_jwt
+    from authlib.jose.errors import BadSignatureError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask_appbuilder.security.sqla.manager import SecurityManager
 
 from airflow_on_k8s.sso import FAB_SECURITY_MANAGER
+
+__all__ = ["BadSignatureError", "SigningKey", "airflow_fab_stand_in", "azure_user_info"]
 
 TENANT = "2f7c4e9a-5b1d-4c3e-8a6f-9d0b1c2e3f45"
 CLIENT_ID = "58c7ff93-6f8b-5d69-83f0-05fce53a2013"

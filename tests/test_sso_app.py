@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from authlib.jose.errors import BadSignatureError
 from flask_appbuilder.security.sqla.manager import SecurityManager
 
 from airflow_on_k8s.config import SUPPORTED_PAIRS, parse_stack_config
@@ -17,6 +16,7 @@ from tests.fab_user_info import (
     CLIENT_ID,
     DEFAULT_V2_CLAIMS,
     OPTIONAL_CLAIMS,
+    BadSignatureError,
     SigningKey,
     airflow_fab_stand_in,
     azure_user_info,
