@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := venv
 BIN := $(VENV)/bin
+# Flask AppBuilder of the Airflow 2 image, apart from the venv's (tests/test_sso_app.py).
+FAB_AIRFLOW2 := $(VENV)/fab-airflow2
 STACK ?= dev
 PLAN_JSON ?=
 PACK_CONFIG ?=
@@ -14,7 +16,11 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt policies/requirements.t
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(BIN)/.installed
+$(FAB_AIRFLOW2)/.installed: requirements-fab-airflow2.txt $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet --target $(FAB_AIRFLOW2) -r requirements-fab-airflow2.txt
+	touch $@
+
+install: $(BIN)/.installed $(FAB_AIRFLOW2)/.installed
 
 plan: $(BIN)/.installed
 	$(BIN)/python -m tools.plan --stack $(STACK) $(if $(PLAN_JSON),--json $(PLAN_JSON)) \
@@ -26,7 +32,7 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy .
 
-unit: $(BIN)/.installed
+unit: $(BIN)/.installed $(FAB_AIRFLOW2)/.installed
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit

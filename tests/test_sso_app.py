@@ -3,6 +3,9 @@ rendered webserver_config.py logs in with Entra ID's default claims and loads wh
 secret is absent."""
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +34,7 @@ from tests.harness import (
     secrets_in,
     ui_section,
 )
-from tools.offline import ProgramRun, run_program
+from tools.offline import PROJECT_DIR, ProgramRun, run_program
 from tools.plan import load_stack_inputs, plan_document
 
 APPLICATION = "azuread:index/application:Application"
@@ -217,3 +220,24 @@ def test_pods_without_the_client_secret_still_load_the_config(managed_run: Progr
     assert _remote_app(absent)["client_secret"] is None
     present = _load(source, {CLIENT_SECRET_ENV: "from-the-secret"})
     assert _remote_app(present)["client_secret"] == "from-the-secret"
+
+
+FAB_AIRFLOW2 = PROJECT_DIR / "venv" / "fab-airflow2"
+
+
+def test_the_airflow2_line_logs_in_through_its_own_flask_appbuilder() -> None:
+    """The same checks through FAB 4.5.2, the Airflow 2.10.3 image's (`make install` puts it apart)."""
+    if not (FAB_AIRFLOW2 / ".installed").is_file():
+        pytest.skip(f"{FAB_AIRFLOW2} is absent: `make install` installs Flask AppBuilder 4.5.2 there")
+    result = subprocess.run([sys.executable, "-m", "tests.fab_line_check"], cwd=PROJECT_DIR, capture_output=True,
+                            text=True, timeout=120, check=False,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(FAB_AIRFLOW2), str(PROJECT_DIR)])})
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    assert outcome["fab"] == "4.5.2"
+    assert outcome["fab_alone_default_claims"]["error"].startswith("KeyError")
+    for claims in ("default_claims", "optional_claims"):
+        info = outcome[claims]["info"]
+        assert info["username"] == DEFAULT_V2_CLAIMS["oid"] and info["role_keys"] == ["Airflow.Admin"], claims
+        assert info["email"] == DEFAULT_V2_CLAIMS["preferred_username"] == OPTIONAL_CLAIMS["upn"], claims
+    assert outcome["foreign_signature"] == {"error": "BadSignatureError"}
