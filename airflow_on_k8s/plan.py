@@ -130,7 +130,7 @@ def plan_document(run: ProgramRun, violations: list[Violation]) -> dict[str, Any
     """The JSON plan. Its keys are a public interface: extend, never rename or remove."""
     return {
         "stack": run.stack,
-        "resources": [_resource_json(resource) for resource in run.resources],
+        "resources": [_resource_json(resource) for resource in sorted(run.resources, key=lambda r: r.urn)],
         "outputs": mask_secrets(run.outputs),
         "policies": [violation.as_json() for violation in violations],
     }

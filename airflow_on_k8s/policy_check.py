@@ -144,7 +144,8 @@ def analyze(run: ProgramRun, pack_config: Mapping[str, Any] | None = None) -> li
     by_urn = {resource.urn: resource for resource in run.resources}
     violations: list[Violation] = []
     stack_request = analyzer_pb2.AnalyzeStackRequest()
-    for resource in run.resources:
+    # URN order: registration order varies from run to run, the plan's verdict must not.
+    for resource in sorted(run.resources, key=lambda r: r.urn):
         provider = _provider(resource, by_urn)
         request = analyzer_pb2.AnalyzeRequest(type=resource.type, name=resource.name, urn=resource.urn,
                                               properties=_struct(resource.inputs), options=_options(resource))
