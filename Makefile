@@ -6,7 +6,7 @@ STACK ?= dev
 PLAN_JSON ?=
 PACK_CONFIG ?=
 
-.PHONY: install plan test lint typecheck unit clean
+.PHONY: install plan test lint typecheck unit bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ unit: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit
+
+# Not part of `test`: timings on a shared machine are noise, not a pass/fail signal for a PR.
+BENCH_STACK ?= prod
+bench: $(BIN)/.installed
+	$(BIN)/python bench/run.py --stack $(BENCH_STACK) $(if $(BENCH_RUNS),--runs $(BENCH_RUNS))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
