@@ -1,3 +1,5 @@
+import gc
+
 import pytest
 
 from airflow_on_k8s.offline import ProgramRun
@@ -17,3 +19,10 @@ def dev_run() -> ProgramRun:
 @pytest.fixture(params=["dev", "prod"], scope="session")
 def stack_run(request: pytest.FixtureRequest) -> ProgramRun:
     return run_stack(request.param)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection imported (the SDKs' classes and functions) lives for the whole session;
+    freezing it spares every later garbage collection from walking it again."""
+    gc.collect()
+    gc.freeze()
