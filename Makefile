@@ -6,7 +6,7 @@ STACK ?= dev
 PLAN_JSON ?=
 PACK_CONFIG ?=
 
-.PHONY: install plan test lint typecheck unit bench clean
+.PHONY: install plan test lint lint-ci typecheck unit bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,13 +23,18 @@ plan: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 
+# The workflows (actionlint, with shellcheck on every `run:` step) and the image's Dockerfile.
+lint-ci: $(BIN)/.installed
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/actionlint
+	$(BIN)/hadolint image/Dockerfile
+
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy .
 
 unit: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
-test: lint typecheck unit
+test: lint lint-ci typecheck unit
 
 # Not part of `test`: timings on a shared machine are noise, not a pass/fail signal for a PR.
 BENCH_STACK ?= prod
