@@ -26,3 +26,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     freezing it spares every later garbage collection from walking it again."""
     gc.collect()
     gc.freeze()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Collect what became garbage among the frozen objects (an event loop made at import time)
+    while the interpreter is whole, as a collection during the session would have."""
+    gc.unfreeze()
+    gc.collect()
