@@ -8,7 +8,7 @@ STACK ?= dev
 PLAN_JSON ?=
 PACK_CONFIG ?=
 
-.PHONY: install plan test lint typecheck unit clean
+.PHONY: install plan test lint lint-ci typecheck unit bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,13 +29,23 @@ plan: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 
+# The workflows (actionlint, with shellcheck on every `run:` step) and the image's Dockerfile.
+lint-ci: $(BIN)/.installed
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/actionlint
+	$(BIN)/hadolint image/Dockerfile
+
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy .
 
 unit: $(BIN)/.installed $(FAB_AIRFLOW2)/.installed
 	$(BIN)/python -m pytest
 
-test: lint typecheck unit
+test: lint lint-ci typecheck unit
+
+# Not part of `test`: timings on a shared machine are noise, not a pass/fail signal for a PR.
+BENCH_STACK ?= prod
+bench: $(BIN)/.installed
+	$(BIN)/python bench/run.py --stack $(BENCH_STACK) $(if $(BENCH_RUNS),--runs $(BENCH_RUNS))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -15,7 +15,7 @@ from pulumi.runtime import rpc
 
 from airflow_on_k8s.config import parse_stack_config
 from airflow_on_k8s.errors import ConfigError
-from tools.offline import PROJECT_DIR, ProgramRun, RecordedResource, run_program
+from tools.offline import DEFAULT_SEED, PROJECT_DIR, ProgramRun, RecordedResource, run_program
 from tools.plan import load_stack_inputs
 
 SHARED_DIR = PROJECT_DIR.parent / "shared"
@@ -93,11 +93,13 @@ def assert_one_line_config_error(config: Mapping[str, str], key: str, allowed: s
     return message
 
 
-def run_stack(stack: str, previous: ProgramRun | None = None) -> ProgramRun:
-    """The real program with the committed Pulumi.<stack>.yaml, as `make plan` runs it."""
+def run_stack(stack: str, previous: ProgramRun | None = None, seed: str = DEFAULT_SEED) -> ProgramRun:
+    """The real program with the committed Pulumi.<stack>.yaml, as `make plan` runs it.
+
+    Another `seed` stands for another fresh stack: placeholder keys and generated names differ."""
     inputs = load_stack_inputs(stack)
     return run_program(stack, inputs.config, inputs.secret_keys,
-                       previous_state=previous.state if previous else None)
+                       previous_state=previous.state if previous else None, seed=seed)
 
 
 def run_config(config: Mapping[str, str], stack: str = "dev",
