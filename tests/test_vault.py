@@ -30,8 +30,8 @@ AUTH_CONFIG = "vault:kubernetes/authBackendConfig:AuthBackendConfig"
 KV_SECRET = "vault:kv/secretV2:SecretV2"
 MOUNT = "vault:index/mount:Mount"
 
-# VaultBackend.__init__ of apache-airflow-providers-hashicorp==3.8.0 (the version image/requirements.txt
-# pins), read from airflow/providers/hashicorp/secrets/vault.py in its wheel. The package needs
+# VaultBackend.__init__ of apache-airflow-providers-hashicorp==3.8.0 (the version the Airflow 2 line,
+# image/requirements/airflow-2.txt, pins), read from airflow/providers/hashicorp/secrets/vault.py in its wheel. The package needs
 # apache-airflow itself, too heavy to install for the tests, so the list is pinned here. Anything
 # else goes through **kwargs to hvac.Client, where `namespace` is a documented parameter.
 VAULT_BACKEND_PARAMETERS = frozenset({
