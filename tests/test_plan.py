@@ -71,11 +71,12 @@ def test_mandatory_violation_fails_the_plan_and_lands_in_json(tmp_path: Path) ->
     result = run_plan("--stack", "prod", "--pack-config", str(pack_config), "--json", str(plan_path))
     assert result.returncode == 1, result.stderr
     assert "[mandatory] image-registry-allowed" in result.stdout
-    assert "1 mandatory violations" in result.stdout
+    # The program's image, named twice: images.airflow and images.pod_template (task pods).
+    assert "2 mandatory violations" in result.stdout
     policies = json.loads(plan_path.read_text())["policies"]
-    assert [(p["policy"], p["level"]) for p in policies] == [("image-registry-allowed", "mandatory")]
+    assert [(p["policy"], p["level"]) for p in policies] == [("image-registry-allowed", "mandatory")] * 2
     assert set(policies[0]) == {"policy", "level", "urn", "message"}
-    assert policies[0]["urn"].endswith("kubernetes:helm.sh/v3:Release::airflow-release")
+    assert all(p["urn"].endswith("kubernetes:helm.sh/v3:Release::airflow-release") for p in policies)
 
 
 def test_unreadable_pack_config_is_one_line(tmp_path: Path) -> None:
