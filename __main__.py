@@ -92,7 +92,9 @@ else:
         settings=config.image, airflow_version=config.airflow.airflow_version,
         resource_group_name=resource_group_name, location=config.azure.location,
         kubelet_object_id=cluster.kubelet_object_id))
-    image = ImageSettings(repository=airflow_image.repository, tag=airflow_image.tag)
+    # By digest: the tag names the build context, the digest the exact image that was pushed.
+    image = ImageSettings(repository=airflow_image.repository, tag=airflow_image.tag, digest=airflow_image.digest)
+    pulumi.export("imageDigest", airflow_image.digest)
     waits_for.append(airflow_image)
     pulumi.export("registryLoginServer", airflow_image.login_server)
 pulumi.export("imageRepository", image.repository)

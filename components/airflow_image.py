@@ -35,6 +35,7 @@ class AirflowImage(pulumi.ComponentResource):
     repository: pulumi.Output[str]
     tag: str
     image_ref: pulumi.Output[str]
+    digest: pulumi.Output[str]  # sha256:<hex> of the pushed image
     registry_id: pulumi.Output[str]
     login_server: pulumi.Output[str]
     resources: list[pulumi.Resource]
@@ -85,6 +86,7 @@ class AirflowImage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.image_ref = image.ref
+        self.digest = image.digest
 
         acr_pull = authorization.RoleAssignment(
             f"{name}-kubelet-acr-pull",
@@ -100,6 +102,7 @@ class AirflowImage(pulumi.ComponentResource):
             "repository": self.repository,
             "tag": self.tag,
             "imageRef": self.image_ref,
+            "digest": self.digest,
             "registryId": self.registry_id,
             "loginServer": self.login_server,
         })

@@ -26,6 +26,20 @@ from airflow_on_k8s.sso import CLIENT_SECRET_KEY
 CHART_NAME = "airflow"
 CHART_REPOSITORY = "https://airflow.apache.org"
 ADMIN_USERNAME = "admin"
+# Pod Security Admission: the API server refuses any pod of the namespace outside the restricted
+# profile. Enforcement is judged by the profile as Kubernetes 1.35 defines it (the oldest minor
+# AKS still supports, airflow_on_k8s/aks_versions.py), so a cluster upgrade never starts refusing
+# pods; audit and warn follow the cluster's newest definition, to announce such a change first.
+POD_SECURITY_LEVEL = "restricted"
+POD_SECURITY_ENFORCE_VERSION = "v1.35"
+POD_SECURITY_LABELS: dict[str, str] = {
+    "pod-security.kubernetes.io/enforce": POD_SECURITY_LEVEL,
+    "pod-security.kubernetes.io/enforce-version": POD_SECURITY_ENFORCE_VERSION,
+    "pod-security.kubernetes.io/audit": POD_SECURITY_LEVEL,
+    "pod-security.kubernetes.io/audit-version": "latest",
+    "pod-security.kubernetes.io/warn": POD_SECURITY_LEVEL,
+    "pod-security.kubernetes.io/warn-version": "latest",
+}
 
 
 def _camel_case(snake: str) -> str:
@@ -73,7 +87,7 @@ class AirflowRelease(pulumi.ComponentResource):
             f"{name}-namespace",
             metadata=kubernetes.meta.v1.ObjectMetaArgs(
                 name=airflow.namespace,
-                labels={"app.kubernetes.io/part-of": "airflow-on-k8s"},
+                labels={"app.kubernetes.io/part-of": "airflow-on-k8s", **POD_SECURITY_LABELS},
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -401,7 +401,8 @@ def test_task_pods_run_the_program_image_with_the_worker_resources(program_rende
     template = task_pod_template(program_render.objects)
     assert template is not None
     image = values["images"]["airflow"]
-    assert task_image(program_render.objects) == f"{image['repository']}:{image['tag']}"
+    # The built image's digest rides in the tag (test_pod_security.py checks it everywhere).
+    assert task_image(program_render.objects) == f"{image['repository']}:{image['tag']}@{image['digest']}"
     base = _container(template["spec"], "base")
     assert base["resources"] == values["workers"]["resources"]
     assert base["resources"]["limits"]["memory"]

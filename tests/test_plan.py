@@ -119,12 +119,13 @@ def test_plan_reports_policy_verdict_and_zero_mandatory_violations(stack_plan: P
 def test_mandatory_violation_fails_the_plan_and_lands_in_json(strict_prod_plan: PlanResult) -> None:
     assert strict_prod_plan.status == 1, strict_prod_plan.stderr
     assert "[mandatory] image-registry-allowed" in strict_prod_plan.stdout
-    assert "1 mandatory violations" in strict_prod_plan.stdout
+    # The program's image, named twice: images.airflow and images.pod_template (task pods).
+    assert "2 mandatory violations" in strict_prod_plan.stdout
     policies = strict_prod_plan.document["policies"]
     assert isinstance(policies, list)
-    assert [(p["policy"], p["level"]) for p in policies] == [("image-registry-allowed", "mandatory")]
+    assert [(p["policy"], p["level"]) for p in policies] == [("image-registry-allowed", "mandatory")] * 2
     assert set(policies[0]) == {"policy", "level", "urn", "message"}
-    assert policies[0]["urn"].endswith("kubernetes:helm.sh/v3:Release::airflow-release")
+    assert all(p["urn"].endswith("kubernetes:helm.sh/v3:Release::airflow-release") for p in policies)
 
 
 def test_unreadable_pack_config_is_one_line(tmp_path: Path) -> None:

@@ -51,7 +51,8 @@ def test_added_resources_changed_inputs_and_new_violation(base_and_head: tuple[d
     release = next(change for change in diff.changed if change.type == RELEASE)
     assert Change("values.workers.resources.limits.memory", "4Gi", "8Gi") in release.changes
     assert len(diff.changed) + diff.unchanged + len(diff.added) == len(head["resources"])
-    assert [(v.policy, v.level) for v in diff.new_violations] == [("image-registry-allowed", "mandatory")]
+    # The program's image is named twice in the values: images.airflow and images.pod_template.
+    assert [(v.policy, v.level) for v in diff.new_violations] == [("image-registry-allowed", "mandatory")] * 2
     # Without NetworkPolicies the base broke the pack's default-deny rule; the head resolves it.
     assert base["policies"] and {(v.policy, v.urn) for v in diff.resolved_violations} == \
         {(p["policy"], p["urn"]) for p in base["policies"]}
@@ -72,7 +73,7 @@ def test_markdown_summary_and_details(base_and_head: tuple[dict[str, Any], dict[
     diff = diff_plans("prod", base, head)
     markdown = render_markdown([diff_plans("dev", head, head), diff], "1111111", "2222222")
     assert markdown.startswith(COMMENT_MARKER + "\n")
-    assert (f"| prod | {len(diff.added)} | 0 | {len(diff.changed)} | {diff.unchanged} | **1** (1 mandatory) "
+    assert (f"| prod | {len(diff.added)} | 0 | {len(diff.changed)} | {diff.unchanged} | **2** (2 mandatory) "
             f"| {len(diff.resolved_violations)} |") in markdown
     assert "- resolved: **[mandatory] " in markdown
     assert f"| dev | 0 | 0 | 0 | {len(head['resources'])} | 0 | 0 |" in markdown

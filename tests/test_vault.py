@@ -31,9 +31,9 @@ KV_SECRET = "vault:kv/secretV2:SecretV2"
 MOUNT = "vault:index/mount:Mount"
 
 # VaultBackend.__init__ of apache-airflow-providers-hashicorp==3.8.0 (the version the Airflow 2 line,
-# image/requirements/airflow-2.txt, pins), read from airflow/providers/hashicorp/secrets/vault.py in its wheel. The package needs
-# apache-airflow itself, too heavy to install for the tests, so the list is pinned here. Anything
-# else goes through **kwargs to hvac.Client, where `namespace` is a documented parameter.
+# image/requirements/airflow-2.txt, pins), read from airflow/providers/hashicorp/secrets/vault.py
+# in its wheel. The package needs apache-airflow itself, too heavy to install for the tests, so the
+# list is pinned here. Anything else goes through **kwargs to hvac.Client, where `namespace` is a documented parameter.
 VAULT_BACKEND_PARAMETERS = frozenset({
     "connections_path", "variables_path", "config_path", "url", "auth_type", "auth_mount_point",
     "mount_point", "kv_engine_version", "token", "token_path", "username", "password", "key_id", "secret_id",

@@ -1,5 +1,6 @@
 """The Airflow release: where it runs, which chart and Airflow, replicas, task pods, scheduling."""
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -42,6 +43,27 @@ KEYS: tuple[KeySpec, ...] = (
             "Task pods tolerate and prefer AKS spot nodes; the control plane stays on the system pool.", True),
     KeySpec("taskQueuedTimeoutSeconds", "integer",
             "Fail a task whose pod waited this long for a node ([scheduler] task_queued_timeout).", 1800),
+    # Requests and limits of every container that is not a task pod, one key per component, in the
+    # form `cpu=<request>/<limit> memory=<request>/<limit>`.
+    KeySpec("schedulerResources", "string",
+            "Scheduler requests/limits (its wait-for-migrations init container too), "
+            "as cpu=<request>/<limit> memory=<request>/<limit>.", "cpu=500m/1 memory=1Gi/2Gi"),
+    KeySpec("webserverResources", "string",
+            "Webserver (Airflow 2) or api-server (Airflow 3) requests/limits, same form.",
+            "cpu=250m/1 memory=1Gi/2Gi"),
+    KeySpec("triggererResources", "string", "Triggerer requests/limits, same form.", "cpu=100m/500m memory=512Mi/1Gi"),
+    KeySpec("dagProcessorResources", "string", "Dag-processor (Airflow 3) requests/limits, same form.",
+            "cpu=250m/1 memory=1Gi/2Gi"),
+    KeySpec("statsdResources", "string", "StatsD exporter requests/limits, same form.",
+            "cpu=20m/200m memory=64Mi/128Mi"),
+    KeySpec("gitSyncResources", "string",
+            "Every git-sync container (sidecars and the task pods' init clone) requests/limits, same form.",
+            "cpu=20m/250m memory=64Mi/256Mi"),
+    KeySpec("migrateJobResources", "string", "The `airflow db migrate` Job's requests/limits, same form.",
+            "cpu=250m/1 memory=512Mi/1Gi"),
+    KeySpec("logGroomerResources", "string",
+            "Log-groomer sidecars (scheduler, triggerer, dag-processor) requests/limits, same form.",
+            "cpu=10m/100m memory=32Mi/128Mi"),
 )
 _MEMORY_EXPLANATION = "a Kubernetes quantity such as 512Mi or 4Gi ('m' means milli-bytes for memory)"
 
@@ -56,6 +78,24 @@ class ResourceQuantities:
 class WorkerResources:
     requests: ResourceQuantities
     limits: ResourceQuantities
+
+
+# Requests and limits of one container; task pods use it as WorkerResources.
+ContainerResources = WorkerResources
+
+
+@dataclass(frozen=True)
+class ComponentResources:
+    """Requests and limits of every container that is not a task pod."""
+
+    scheduler: ContainerResources
+    webserver: ContainerResources  # the api-server on Airflow 3
+    triggerer: ContainerResources
+    dag_processor: ContainerResources  # Airflow 3 only
+    statsd: ContainerResources
+    git_sync: ContainerResources  # sidecars and the task pods' init clone
+    migrate_job: ContainerResources
+    log_groomer: ContainerResources
 
 
 @dataclass(frozen=True)
@@ -88,6 +128,7 @@ class AirflowConfig:
     airflow_version: str
     replicas: Replicas  # `webserver` is the api-server's count on Airflow 3
     worker_resources: WorkerResources
+    component_resources: ComponentResources
     executor: KubernetesExecutorSettings
     scheduling: SchedulingConfig
 
@@ -129,6 +170,43 @@ def _worker_resources(reader: Reader) -> WorkerResources:
                            limits=ResourceQuantities(cpu=cpu_limit, memory=memory_limit))
 
 
+_COMPONENT_RESOURCE_KEYS = {"scheduler": "schedulerResources", "webserver": "webserverResources",
+                            "triggerer": "triggererResources", "dag_processor": "dagProcessorResources",
+                            "statsd": "statsdResources", "git_sync": "gitSyncResources",
+                            "migrate_job": "migrateJobResources", "log_groomer": "logGroomerResources"}
+_RESOURCES_FORM = re.compile(r"cpu=(?P<cpu>\S+)/(?P<cpu_limit>\S+)\s+memory=(?P<memory>\S+)/(?P<memory_limit>\S+)")
+_RESOURCES_EXPLANATION = "cpu=<request>/<limit> memory=<request>/<limit>, e.g. cpu=500m/1 memory=1Gi/2Gi"
+
+
+def _component_resources(reader: Reader) -> ComponentResources:
+    """Each `<component>Resources` key: `cpu=<request>/<limit> memory=<request>/<limit>` in Kubernetes
+    quantities, every limit at least its request."""
+    parsed: dict[str, ContainerResources] = {}
+    for field_name, key in _COMPONENT_RESOURCE_KEYS.items():
+        value = reader.string(key)
+        match = _RESOURCES_FORM.fullmatch(value)
+        check(match is not None, key, value, _RESOURCES_EXPLANATION)
+        assert match is not None
+        amounts: dict[str, Decimal] = {}
+        for part, text in match.groupdict().items():
+            amount = parse_quantity(text)
+            if part.startswith("memory"):
+                check(amount is not None and amount > 0 and not text.endswith("m"), key, value,
+                      f"{_RESOURCES_EXPLANATION}; {text} is not {_MEMORY_EXPLANATION}")
+            else:
+                check(amount is not None and amount > 0, key, value,
+                      f"{_RESOURCES_EXPLANATION}; {text} is not a positive CPU quantity such as 500m or 2")
+            assert amount is not None
+            amounts[part] = amount
+        for kind in ("cpu", "memory"):
+            check(amounts[f"{kind}_limit"] >= amounts[kind], key, value,
+                  f"{_RESOURCES_EXPLANATION}, with the {kind} limit at least its request")
+        parsed[field_name] = ContainerResources(
+            requests=ResourceQuantities(cpu=match["cpu"], memory=match["memory"]),
+            limits=ResourceQuantities(cpu=match["cpu_limit"], memory=match["memory_limit"]))
+    return ComponentResources(**parsed)
+
+
 def _pair(reader: Reader) -> tuple[str, str]:
     chart = exact_version(reader, "chartVersion", "chart")
     pairs = ", ".join(f"chart {c} with Airflow {a}" for c, a in SUPPORTED_PAIRS.items())
@@ -150,6 +228,7 @@ def parse(reader: Reader) -> AirflowConfig:
                           webserver=reader.integer("webserverReplicas", 1, 10),
                           triggerer=reader.integer("triggererReplicas", 1, 10)),
         worker_resources=_worker_resources(reader),
+        component_resources=_component_resources(reader),
         executor=KubernetesExecutorSettings(
             delete_worker_pods=reader.boolean("deleteWorkerPods"),
             delete_worker_pods_on_failure=reader.boolean("deleteWorkerPodsOnFailure"),

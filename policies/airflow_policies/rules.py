@@ -13,6 +13,7 @@ from .aks_versions import DEFAULT_WARN_DAYS, expiring_findings, unsupported_find
 from .azure import StackResource, registry_flag_findings, resilience_findings, tls_findings
 from .chart_lines import chart_compatibility_findings
 from .compute import remote_logging_findings, spot_scale_to_zero_findings, task_limits_findings
+from .pods import control_plane_resources_findings, pods_restricted_findings
 from .resources import (
     EXACT_VERSION,
     HELM_RELEASE_V3,
@@ -271,6 +272,17 @@ RULES: tuple[Rule, ...] = (
          "Every task pod has CPU and memory requests and limits, so one task cannot starve or OOM the others.",
          "Set workers.resources requests and limits for cpu and memory.",
          check=task_limits_findings),
+    Rule("pods-restricted",
+         "Every pod the Airflow chart renders (control plane, Jobs, task pods) satisfies the restricted Pod "
+         "Security Standard: non-root, RuntimeDefault seccomp, no privilege escalation, all capabilities dropped.",
+         "Set securityContexts.pod/containers (and the git-sync, StatsD and task pod contexts) to the restricted "
+         "profile.",
+         check=pods_restricted_findings),
+    Rule("control-plane-resources",
+         "Every Airflow container that is not a task pod (scheduler, webserver/api-server, triggerer, "
+         "dag-processor, log groomers, StatsD, git-sync, the migration Job) has CPU and memory requests and limits.",
+         "Set the <component>Resources config keys (cpu=<request>/<limit> memory=<request>/<limit>).",
+         check=control_plane_resources_findings),
     Rule("remote-logging-required",
          "When task pods are deleted after they finish, their logs go to remote storage first.",
          "Enable taskLogs (config.logging.remote_logging 'True'), or keep failed pods.",
