@@ -107,10 +107,7 @@ def _project_value(entry: ConfigEntry, name: str) -> str | None:
     if holds_encrypted(entry.value):
         raise PlanInputError(f"{where} holds encrypted items: the offline plan cannot stand in for them; "
                              "encrypt the whole value or none of it")
-    try:
-        return config_text(entry.value)
-    except ValueError:
-        raise PlanInputError(f"{where} holds NaN or infinity, which Pulumi cannot store") from None
+    return config_text(entry.value)
 
 
 def load_stack_inputs(stack: str, stack_dir: Path = PROJECT_DIR) -> StackInputs:

@@ -435,6 +435,13 @@ def read_stack_config(data: bytes, file: str, project: str) -> list[ConfigEntry]
         first_seen[key] = position
         if isinstance(value, dict) and set(value) == {"secure"} and isinstance(value["secure"], str):
             value = Encrypted(value["secure"])
+        elif not holds_encrypted(value):
+            try:
+                config_text(value)
+            except ValueError:
+                # The CLI's JSON encoder refuses them, so it cannot load the stack file.
+                raise StackFileError(f"{_position(file, value_node.start_mark)}: {printable(key, 120)} holds NaN "
+                                     "or infinity, which Pulumi cannot store (json: unsupported value)") from None
         written = (value_node.value if isinstance(value_node, ScalarNode) and value_node.tag == _IMPLICIT
                    and value_node.style is None and (isinstance(value, GoTime) or not isinstance(value, str))
                    else None)
