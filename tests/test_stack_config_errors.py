@@ -225,3 +225,21 @@ def test_the_command_line_gives_one_line_for_a_malformed_file(tmp_path: Path) ->
                             cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300, check=False)
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == "error: Pulumi.dev.yaml:5:31: found undefined alias 'undefined'\n"
+
+
+def test_under_the_cli_a_misspelt_namespace_is_refused_from_the_runtimes_keys() -> None:
+    """The real CLI hands the program every key of the stack; the program checks their namespaces."""
+    from pulumi.runtime.config import set_config
+
+    from airflow_on_k8s.config import load_stack_config
+    from tools.offline import OfflineEngine, run_program
+
+    def program() -> None:
+        set_config("kubernetes:context", "aks-airflow-dev")
+        set_config("airflow-on-k8:gitBranch", "main")
+        load_stack_config()
+
+    engine = OfflineEngine()
+    with pytest.raises(ConfigError, match="did you mean airflow-on-k8s:gitBranch"):
+        run_program("dev", minimal_config(), MINIMAL_SECRET_KEYS, program=program, engine=engine)
+    assert engine.resources == []
