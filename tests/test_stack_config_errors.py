@@ -243,3 +243,10 @@ def test_under_the_cli_a_misspelt_namespace_is_refused_from_the_runtimes_keys() 
     with pytest.raises(ConfigError, match="did you mean airflow-on-k8s:gitBranch"):
         run_program("dev", minimal_config(), MINIMAL_SECRET_KEYS, program=program, engine=engine)
     assert engine.resources == []
+
+
+def test_limits_hold_for_keys_the_chosen_modes_do_not_read() -> None:
+    # An existing database never reads postgresSkuName; a NUL in it is refused all the same.
+    with pytest.raises(ConfigError, match="postgresSkuName = 'Standard_B1ms\\\\x00' is invalid: no control"):
+        parse_stack_config(minimal_config(postgresSkuName="Standard_B1ms\x00"), stack="dev",
+                           secret_keys=MINIMAL_SECRET_KEYS)

@@ -169,6 +169,7 @@ def parse_stack_config(raw: Mapping[str, str], *, stack: str, secret_keys: Set[s
     the date it runs) decides which AKS versions a new cluster may use."""
     _reject_unknown_keys(raw)
     reader = Reader(raw, secret_keys, KEYS_BY_NAME)
+    reader.check_present()
     environment = airflow.environment(reader, stack)
     airflow_settings = airflow.parse(reader)
     _check_chart_pairing(airflow_settings)

@@ -130,6 +130,13 @@ class Reader:
             raise ConfigError(full_key(name), value, problem, secret=spec.secret)
         return value
 
+    def check_present(self) -> None:
+        """Length and character limits for every key the stack sets, also those the chosen modes
+        never read (a managed database's keys next to an existing one)."""
+        for name in sorted(self._raw):
+            if name in self._keys:
+                self._text(name)
+
     def _default(self, name: str) -> str | int | bool | list[str]:
         default = self._keys[name].default
         assert default is not None
