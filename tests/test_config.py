@@ -24,7 +24,7 @@ from tests.harness import (
 )
 from tools.offline import PROJECT_DIR, OfflineEngine, run_program
 from tools.plan import load_stack_inputs
-from tools.project_file import rendered_project_file, rendered_readme
+from tools.project_file import CONFIG_DOC, rendered_config_doc, rendered_project_file
 
 
 def run_stack_config(stack: str) -> StackConfig:
@@ -253,11 +253,11 @@ def test_committed_stack_files_hold_no_secret_values(stack: str) -> None:
         assert not re.search(r"PRIVATE KEY|://[^/\s]*:[^@/\s]+@", str(value)), key
 
 
-def test_readme_config_table_is_generated_from_the_keys() -> None:
-    readme = (PROJECT_DIR / "README.md").read_text()
-    assert readme == rendered_readme(), "run `venv/bin/python -m tools.project_file`"
+def test_config_reference_table_is_generated_from_the_keys() -> None:
+    reference = CONFIG_DOC.read_text()
+    assert reference == rendered_config_doc(), "run `venv/bin/python -m tools.project_file`"
     for spec in CONFIG_KEYS:
-        assert f"| `{spec.name}` |" in readme, spec.name
+        assert f"| `{spec.name}` |" in reference, spec.name
 
 
 def test_high_availability_on_burstable_is_refused() -> None:

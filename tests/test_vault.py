@@ -152,8 +152,9 @@ def test_without_vault_nothing_vault_is_created() -> None:
 
 @pytest.mark.parametrize(("overrides", "key", "allowed"), [
     ({"vaultTokenTtl": "1 hour"}, "vaultTokenTtl", "a duration such as 1h"),
-    ({"vaultTokenTtl": "3600"}, "vaultTokenTtl", "a duration such as 1h"),
-    ({"vaultTokenTtl": "25h"}, "vaultTokenTtl", "at most 24h"),
+    ({"vaultTokenTtl": "1.5h"}, "vaultTokenTtl", "a duration such as 1h"),
+    ({"vaultTokenTtl": "2h"}, "vaultTokenTtl", "at most 1h: the policy pack's vault-role-least-privilege"),
+    ({"vaultTokenTtl": "3601"}, "vaultTokenTtl", "at most 1h"),
     ({"vaultRoleName": ""}, "vaultRoleName", "a non-empty role name"),
     ({"vaultKvMount": "/airflow"}, "vaultKvMount", "no leading or trailing '/'"),
     ({"vaultAuthPath": "kubernetes/"}, "vaultAuthPath", "no leading or trailing '/'"),

@@ -10,10 +10,13 @@ Exit status: 0 planned, 1 mandatory policy violations, 2 bad config or input.
 """
 
 import argparse
+import contextlib
 import gc
+import io
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +25,8 @@ from typing import Any
 import yaml
 from pulumi.runtime import rpc
 
-from airflow_on_k8s.config import KEYS_BY_NAME, PROJECT
-from airflow_on_k8s.errors import ConfigError
+from airflow_on_k8s.config import KEYS_BY_NAME, PROJECT, reject_mistyped_namespaces
+from airflow_on_k8s.errors import ConfigError, printable
 from tools import lazy_sdk
 from tools.offline import PROJECT_DIR, ProgramRun, RecordedResource, run_program
 from tools.policy_check import (
@@ -33,20 +36,42 @@ from tools.policy_check import (
     load_pack_config,
     stack_pack_config,
 )
+from tools.stack_file import (
+    ConfigEntry,
+    Encrypted,
+    StackFileError,
+    config_text,
+    holds_encrypted,
+    pulumi_type_problem,
+    read_stack_file,
+)
 
 SECRET_MASK = "[secret]"
 HELM_RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 
-# Stand-ins for secret config that the CLI would decrypt. They satisfy validation and are
-# plainly not real, so a plan can never carry a production secret.
+# Stand-ins for secret config that the CLI would decrypt, one for every secret key. Each
+# satisfies its key's own validation and is plainly not real, so a plan never carries a
+# production secret and any stack `pulumi preview` accepts also plans offline.
 OFFLINE_SECRET_PLACEHOLDERS: dict[str, str] = {
     "metadataConnection":
-        "postgresql://airflow:offline-placeholder@metadata-db.invalid:5432/airflow?sslmode=require",
+        "postgresql://airflow:offline-placeholder@{host}:5432/airflow?sslmode=require",
     "gitSshPrivateKey":
         "-----BEGIN OPENSSH PRIVATE KEY-----\nb2ZmbGluZS1wbGFjZWhvbGRlcg==\n"
         "-----END OPENSSH PRIVATE KEY-----\n",
     "kubeconfig": "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n",
+    "registryPushPassword": "offline-placeholder-push-password",
+    "ssoClientSecret": "offline-placeholder-client-secret",
+    "vaultSeedConnections":
+        '{"offline_placeholder": "postgresql://offline:placeholder@offline.invalid:5432/offline?sslmode=require"}',
+    "vaultSeedVariables": '{"offline_placeholder": "offline-placeholder"}',
 }
+
+
+def offline_placeholder(name: str, config: Mapping[str, str]) -> str:
+    """The stand-in for secret key `name`, fitted to the rest of the stack's config: the metadata
+    connection names the host that postgresExistingFqdn states, as the real one must."""
+    host = config.get("postgresExistingFqdn", "").strip().lower() or "metadata-db.invalid"
+    return OFFLINE_SECRET_PLACEHOLDERS[name].replace("{host}", host)
 
 
 class PlanInputError(Exception):
@@ -61,47 +86,70 @@ class StackInputs:
     placeholders: tuple[str, ...]  # keys whose values are offline stand-ins
 
 
-def _config_text(value: Any) -> str:
-    """A stack-file value as the CLI hands it to a program: text, JSON for structures."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
+def _project_value(entry: ConfigEntry, name: str) -> str | None:
+    """The text the program receives for one of this project's entries; None for an encrypted
+    value (a placeholder stands in). Refuses what the CLI refuses, and YAML nulls."""
+    spec = KEYS_BY_NAME.get(name)
+    where = f"{entry.position}: {printable(entry.key, 120)}"
+    if entry.value is None:
+        raise PlanInputError(f"{where} has no value (YAML null); write \"\" for an empty value or remove the line")
+    if spec is not None:
+        problem = pulumi_type_problem(spec.type, entry.value)
+        if problem is not None:
+            raise PlanInputError(f"{where} {problem}, as Pulumi.yaml declares it (`pulumi preview` refuses it too)")
+    surprise = entry.reading_surprise()
+    if surprise is not None and entry.written is not None:
+        text = config_text(entry.value)
+        raise PlanInputError(f"{where}: YAML reads {printable(entry.written, 40)} as {surprise}, so Pulumi passes "
+                             f"{text[:40]!r}; quote it to keep the text as written")
+    if isinstance(entry.value, Encrypted):
+        if spec is not None and not spec.secret:
+            raise PlanInputError(f"{where} is encrypted but is not a secret key: the offline plan cannot stand in "
+                                 f"for its value; set it in plain text (`pulumi config set {name} ...`)")
+        return None
+    if holds_encrypted(entry.value):
+        raise PlanInputError(f"{where} holds encrypted items: the offline plan cannot stand in for them; "
+                             "encrypt the whole value or none of it")
+    return config_text(entry.value)
 
 
 def load_stack_inputs(stack: str, stack_dir: Path = PROJECT_DIR) -> StackInputs:
+    """Pulumi.<stack>.yaml read as the CLI reads it (tools/stack_file.py), this project's entries
+    as the program receives them, encrypted secrets replaced by offline placeholders."""
     stack_file = stack_dir / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
         raise PlanInputError(f"no stack file {stack_file.name}; stacks here: "
                              + ", ".join(sorted(p.name[7:-5] for p in stack_dir.glob("Pulumi.*.yaml"))))
-    document = yaml.safe_load(stack_file.read_text()) or {}
-    entries: Mapping[str, Any] = document.get("config") or {}
+    try:
+        entries = read_stack_file(stack_file, PROJECT)
+    except StackFileError as error:
+        raise PlanInputError(str(error)) from None
     prefix = f"{PROJECT}:"
     config: dict[str, str] = {}
-    secret_keys: set[str] = set()
-    placeholders: list[str] = []
-    for full_key, value in entries.items():
-        if not full_key.startswith(prefix):
+    encrypted: list[str] = []
+    for entry in entries:
+        try:
+            reject_mistyped_namespaces([entry.key])
+        except ConfigError as error:
+            raise PlanInputError(f"{entry.position}: {error}") from None
+        if not entry.key.startswith(prefix):
             continue  # provider config such as kubernetes:context belongs to the CLI
-        name = full_key[len(prefix):]
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            if name not in OFFLINE_SECRET_PLACEHOLDERS:
-                raise PlanInputError(f"{stack_file.name}: {full_key} is encrypted and the offline "
-                                     "plan has no placeholder for it")
-            config[name] = OFFLINE_SECRET_PLACEHOLDERS[name]
-            secret_keys.add(name)
-            placeholders.append(name)
+        name = entry.key[len(prefix):]
+        text = _project_value(entry, name)
+        if text is None:
+            encrypted.append(name)
         else:
-            config[name] = _config_text(value)
+            config[name] = text
     for name, spec in KEYS_BY_NAME.items():
-        if spec.secret and spec.default is None and name not in config:
+        if spec.secret and spec.default is None and name not in config and name not in encrypted:
             # Required secrets live encrypted in each operator's stack file, never in Git.
-            config[name] = OFFLINE_SECRET_PLACEHOLDERS[name]
-            secret_keys.add(name)
-            placeholders.append(name)
-    return StackInputs(stack=stack, config=config, secret_keys=frozenset(secret_keys),
-                       placeholders=tuple(sorted(placeholders)))
+            encrypted.append(name)
+    for name in encrypted:
+        # An encrypted key the program does not know gets a stand-in too: the program names it.
+        known = name in OFFLINE_SECRET_PLACEHOLDERS
+        config[name] = offline_placeholder(name, config) if known else "offline-placeholder"
+    return StackInputs(stack=stack, config=config, secret_keys=frozenset(encrypted),
+                       placeholders=tuple(sorted(encrypted)))
 
 
 def mask_secrets(value: Any) -> Any:
@@ -226,6 +274,16 @@ def exit_now(status: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
+def plan_stack_text(text: str | bytes, stack: str = "dev", *args: str) -> tuple[int, str, str]:
+    """The offline plan of a stack file's text, run in this process as `make plan` runs it:
+    (exit status, stdout, stderr). For tests that try many stack files."""
+    with tempfile.TemporaryDirectory() as folder:
+        data = text.encode() if isinstance(text, str) else text
+        (Path(folder) / f"Pulumi.{stack}.yaml").write_bytes(data)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = main(["--stack", stack, "--stack-dir", folder, *args])
+    return status, out.getvalue(), err.getvalue()
 
 
 if __name__ == "__main__":

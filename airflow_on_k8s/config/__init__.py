@@ -8,10 +8,12 @@ the sections, then the checks that relate them, and either returns a `StackConfi
 `ConfigError` naming the key, the value and what is allowed.
 """
 
-from collections.abc import Callable, Mapping, Set
+import difflib
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass
 from datetime import date
 
+from airflow_on_k8s.cluster_addons import CERT_MANAGER_NAMESPACE
 from airflow_on_k8s.config import airflow, azure, cluster, database, git, image, logs, network, vault, web
 from airflow_on_k8s.config.airflow import (
     SUPPORTED_PAIRS,
@@ -32,7 +34,7 @@ from airflow_on_k8s.config.git import GitSyncConfig, git_host, git_port
 from airflow_on_k8s.config.image import AirflowImage, ExistingImageConfig, ImageBuildConfig
 from airflow_on_k8s.config.logs import TaskLogsConfig
 from airflow_on_k8s.config.network import NetworkConfig
-from airflow_on_k8s.config.reader import PROJECT, KeySpec, Reader, SecretValue, full_key
+from airflow_on_k8s.config.reader import PROJECT, KeySpec, Reader, SecretValue, check, full_key
 from airflow_on_k8s.config.vault import MAX_VAULT_TOKEN_TTL_SECONDS, VaultConfig, duration_seconds
 from airflow_on_k8s.config.web import AIRFLOW_ROLES, IngressConfig, SsoConfig, SsoProvider
 from airflow_on_k8s.errors import ConfigError
@@ -79,6 +81,7 @@ __all__ = [
     "load_stack_config",
     "parse_stack_config",
     "raw_config_from_runtime",
+    "reject_mistyped_namespaces",
 ]
 
 SECTIONS = (airflow, git, azure, database, image, vault, web, network, cluster, logs)
@@ -103,12 +106,84 @@ class StackConfig:
     task_logs: TaskLogsConfig | None
 
 
+def _closest(text: str, candidates: Iterable[str]) -> str | None:
+    """The candidate `text` most likely misspells, if any is close."""
+    if len(text) > 64:
+        return None
+    by_lower = {candidate.lower(): candidate for candidate in candidates}
+    if text.lower() in by_lower:
+        return by_lower[text.lower()]
+    matches = difflib.get_close_matches(text, list(by_lower.values()), n=1, cutoff=0.8)
+    return matches[0] if matches else None
+
+
 def _reject_unknown_keys(raw: Mapping[str, str]) -> None:
     for name in sorted(raw):
         if name not in KEYS_BY_NAME:
+            # The value is not shown: a misspelt key may well hold a secret.
+            suggestion = _closest(name.strip(), KEYS_BY_NAME)
             raise ConfigError(full_key(name), raw[name],
-                              f"a known key; this program reads {', '.join(sorted(KEYS_BY_NAME))}",
+                              f"a known key; did you mean {suggestion}?" if suggestion else
+                              "a known key of this program (see the config reference: docs/config.md)",
                               secret=True)
+
+
+def _edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
+        previous = current
+    return previous[-1]
+
+
+def _looks_like_project(namespace: str) -> bool:
+    """Whether a config namespace is this project's name mistyped (airflow-on-k8, airflow_on_k8s,
+    Airflow-On-K8s), rather than another project's or a provider's (kubernetes, azure-native)."""
+    if namespace == PROJECT or len(namespace) > 2 * len(PROJECT):
+        return False
+    squeezed = "".join(ch for ch in namespace.lower() if ch.isalnum())
+    return (_edit_distance(namespace.lower(), PROJECT) <= 2
+            or _edit_distance(squeezed, PROJECT.replace("-", "")) <= 1)
+
+
+def reject_mistyped_namespaces(full_keys: Iterable[str]) -> None:
+    """Refuse keys whose namespace misspells this project's: their values would be silently
+    ignored. Keys of other namespaces (providers, other projects) are not this program's business."""
+    for key in sorted(full_keys):
+        namespace, _, name = key.partition(":")
+        if _looks_like_project(namespace):
+            raise ConfigError(key, None, f"a key of this project: {namespace!r} is not the project name "
+                              f"{PROJECT!r}; did you mean {full_key(name)}?", secret=True)
+
+
+# Namespaces a cluster has from the start; the program creates Airflow's namespace, and closes it
+# with a default-deny NetworkPolicy, so it must be one of its own. kube-* is reserved for Kubernetes.
+RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def _reserved(namespace: str) -> bool:
+    return namespace in RESERVED_NAMESPACES or namespace.startswith("kube-")
+
+
+def _check_namespaces(settings: AirflowConfig, ingress: IngressConfig | None, creates_cluster: bool) -> None:
+    check(not _reserved(settings.namespace), "namespace", settings.namespace,
+          "a namespace of Airflow's own, not default or a kube-* system namespace: the program creates it "
+          "and closes it with a default-deny NetworkPolicy")
+    if ingress is None or not creates_cluster:
+        return
+    # With a created cluster the program also creates the controller's and cert-manager's namespaces.
+    controller = ingress.controller_namespace
+    check(not _reserved(controller), "ingressControllerNamespace", controller,
+          "a namespace the program may create for Traefik, not default or a kube-* system namespace")
+    taken = {settings.namespace: "namespace"}
+    if ingress.cluster_issuer:
+        taken[CERT_MANAGER_NAMESPACE] = "cert-manager's namespace"
+    check(controller not in taken, "ingressControllerNamespace", controller,
+          f"a namespace of its own with clusterMode create; {taken.get(controller)} is {controller}")
+    check(settings.namespace != CERT_MANAGER_NAMESPACE or not ingress.cluster_issuer, "namespace",
+          settings.namespace, "a namespace of Airflow's own: the program installs cert-manager there")
 
 
 def _https_needed_by(sso: SsoConfig | None, task_logs: TaskLogsConfig | None) -> str | None:
@@ -123,6 +198,7 @@ def parse_stack_config(raw: Mapping[str, str], *, stack: str, secret_keys: Set[s
     the date it runs) decides which AKS versions a new cluster may use."""
     _reject_unknown_keys(raw)
     reader = Reader(raw, secret_keys, KEYS_BY_NAME)
+    reader.check_present()
     environment = airflow.environment(reader, stack)
     airflow_settings = airflow.parse(reader)
     git_sync = git.parse(reader)
@@ -130,6 +206,7 @@ def parse_stack_config(raw: Mapping[str, str], *, stack: str, secret_keys: Set[s
     the_cluster = cluster.parse(reader, stack, today or date.today())
     creates_cluster = isinstance(the_cluster, CreatedClusterConfig)
     ingress = web.parse_ingress(reader, creates_cluster)
+    _check_namespaces(airflow_settings, ingress, creates_cluster)
     sso = web.parse_sso(reader, vault_settings, ingress)
     the_database = database.parse(reader, environment)
     the_image = image.parse(reader, airflow_settings.airflow_version)
@@ -183,6 +260,7 @@ def load_stack_config() -> StackConfig:
     from pulumi.runtime import config as runtime_config
 
     present = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    reject_mistyped_namespaces(present)
     env_secret_keys = set(runtime_config.get_config_secret_keys_env())
     raw, secret_keys = raw_config_from_runtime(
         runtime_config.get_config,

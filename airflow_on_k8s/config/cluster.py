@@ -17,6 +17,7 @@ from airflow_on_k8s.config.reader import (
     https_url,
     split_url,
     subnet_id,
+    url_problem,
 )
 
 CLUSTER_TIERS = ("Free", "Standard", "Premium")
@@ -51,7 +52,7 @@ KEYS: tuple[KeySpec, ...] = (
             ""),
     KeySpec("kubeconfig", "string",
             "Kubeconfig contents for the Kubernetes provider (set with --secret). "
-            "Empty: the ambient kubeconfig.", "", secret=True),
+            "Empty: the ambient kubeconfig.", "", secret=True, max_length=1_048_576, multiline=True),
     KeySpec("kubeContext", "string", "Kubeconfig context to use. Empty: the current context.", ""),
     KeySpec("kubeletObjectId", "string",
             "Object id of an existing cluster's kubelet identity, which pulls images (imageSource build).", ""),
@@ -98,7 +99,8 @@ ClusterConfig = CreatedClusterConfig | ExistingClusterConfig
 
 def _vm_size(reader: Reader, name: str) -> str:
     value = reader.string(name)
-    check(bool(re.fullmatch(r"Standard_[A-Za-z0-9_]+", value)), name, value, "an Azure VM size such as Standard_D4s_v5")
+    check(bool(re.fullmatch(r"Standard_[A-Za-z0-9_]{1,60}", value)), name, value,
+          "an Azure VM size such as Standard_D4s_v5")
     return value
 
 
@@ -149,10 +151,8 @@ def _created(reader: Reader, stack: str, today: date) -> CreatedClusterConfig:
     check(task_min <= task_max, "clusterTaskMinCount", str(task_min), f"at most clusterTaskMaxCount ({task_max})")
     node_subnet = subnet_id(reader, "clusterSubnetId", "the node pools' subnet")
     price_text = reader.string("clusterSpotMaxPrice")
-    try:
-        price = float(price_text)
-    except ValueError:
-        price = 0.0
+    # Decimal notation only: float() would also read "nan", "1e3", "1_0" and non-ASCII digits.
+    price = float(price_text) if re.fullmatch(r"-1|[0-9]{1,5}(\.[0-9]{1,5})?", price_text) else 0.0
     check(price == -1 or (0 < price < 10_000), "clusterSpotMaxPrice", price_text,
           "-1 (up to the on-demand price) or a positive price per hour in USD")
     return CreatedClusterConfig(
@@ -166,13 +166,16 @@ def _created(reader: Reader, stack: str, today: date) -> CreatedClusterConfig:
 
 def _existing(reader: Reader) -> ExistingClusterConfig:
     issuer = reader.string("clusterOidcIssuerUrl")
-    check(not issuer or split_url(issuer).scheme == "https", "clusterOidcIssuerUrl", issuer,
-          "the cluster's OIDC issuer URL (az aks show --query oidcIssuerProfile.issuerUrl)")
+    # Federated credentials compare the issuer exactly: it is kept as typed, trailing '/' too.
+    check(not issuer or (url_problem(issuer, "https") is None and not split_url(issuer).query
+                         and not split_url(issuer).fragment), "clusterOidcIssuerUrl", issuer,
+          "the cluster's OIDC issuer URL, https:// with a host and no query "
+          "(az aks show --query oidcIssuerProfile.issuerUrl)")
     host = reader.string("vaultKubernetesHost")
     if host:
         https_url(reader, "vaultKubernetesHost", "the API server Vault reviews tokens with")
     kubelet = reader.string("kubeletObjectId")
-    check(not kubelet or bool(GUID.match(kubelet)), "kubeletObjectId", kubelet,
+    check(not kubelet or bool(GUID.fullmatch(kubelet)), "kubeletObjectId", kubelet,
           "the object id (GUID) of the AKS kubelet identity (az aks show --query identityProfile.kubeletidentity"
           ".objectId); optional with clusterMode create")
     context = reader.string("kubeContext")

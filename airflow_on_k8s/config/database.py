@@ -3,6 +3,7 @@
 import ipaddress
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qs
@@ -15,8 +16,13 @@ from airflow_on_k8s.config.reader import (
     Reader,
     SecretValue,
     check,
+    cidr_problem,
     split_url,
 )
+
+# One FirewallRule per CIDR, created one after the other (the server takes one write at a time);
+# a longer list belongs on a private network (postgresNetwork private) or in wider CIDRs.
+MAX_FIREWALL_RULES = 64
 
 KEYS: tuple[KeySpec, ...] = (
     KeySpec("postgresMode", "string",
@@ -38,12 +44,13 @@ KEYS: tuple[KeySpec, ...] = (
             "Resource id of the subnet delegated to Microsoft.DBforPostgreSQL/flexibleServers.", ""),
     KeySpec("postgresPrivateDnsZoneId", "string",
             "Resource id of the private DNS zone (*.postgres.database.azure.com).", ""),
-    KeySpec("postgresAllowedCidrs", "array", "IPv4 CIDRs allowed through the firewall (public only).", []),
+    KeySpec("postgresAllowedCidrs", "array", "IPv4 CIDRs allowed through the firewall (public only).", [],
+            max_items=MAX_FIREWALL_RULES),
     KeySpec("postgresAdminLogin", "string", "Administrator login of the server.", "airflowadmin"),
     KeySpec("postgresExistingFqdn", "string", "FQDN of an existing server (postgresMode existing).", ""),
     KeySpec("metadataConnection", "string",
             "SQLAlchemy URI of an existing metadata database (postgresMode existing; set with --secret).",
-            "", secret=True),
+            "", secret=True, max_length=4096),
 )
 POSTGRES_VERSIONS = ("13", "14", "15", "16", "17")
 POSTGRES_SKU_TIERS = ("Burstable", "GeneralPurpose", "MemoryOptimized")
@@ -54,8 +61,8 @@ _RESERVED_POSTGRES_LOGINS = frozenset({"azure_superuser", "azure_pg_admin", "adm
                                        "root", "guest", "public", "postgres"})
 
 _AZURE_PRIVATE_DNS_ZONE_ID = re.compile(
-    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/"
-    r"privateDnsZones/[^/]+\.postgres\.database\.azure\.com$", re.IGNORECASE)
+    r"\A/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/"
+    r"privateDnsZones/[^/]+\.postgres\.database\.azure\.com\Z", re.IGNORECASE)
 _SECURE_SSLMODES = ("require", "verify-ca", "verify-full")
 
 
@@ -88,10 +95,10 @@ def _network(reader: Reader) -> tuple[Literal["private", "public"], str | None, 
     dns_zone = reader.string("postgresPrivateDnsZoneId")
     cidrs = reader.array("postgresAllowedCidrs")
     if network == "private":
-        check(bool(AZURE_SUBNET_ID.match(subnet)), "postgresDelegatedSubnetId", subnet,
+        check(bool(AZURE_SUBNET_ID.fullmatch(subnet)), "postgresDelegatedSubnetId", subnet,
                "the resource id of a subnet delegated to Microsoft.DBforPostgreSQL/flexibleServers "
                "(required with postgresNetwork private)")
-        check(bool(_AZURE_PRIVATE_DNS_ZONE_ID.match(dns_zone)), "postgresPrivateDnsZoneId", dns_zone,
+        check(bool(_AZURE_PRIVATE_DNS_ZONE_ID.fullmatch(dns_zone)), "postgresPrivateDnsZoneId", dns_zone,
                "the resource id of a private DNS zone ending in .postgres.database.azure.com "
                "(required with postgresNetwork private)")
         check(not cidrs, "postgresAllowedCidrs", json.dumps(list(cidrs)),
@@ -100,12 +107,14 @@ def _network(reader: Reader) -> tuple[Literal["private", "public"], str | None, 
     check(bool(cidrs), "postgresAllowedCidrs", json.dumps(list(cidrs)),
            "at least one IPv4 CIDR (e.g. the cluster's egress IP/32) with postgresNetwork public")
     for cidr in cidrs:
-        try:
-            parsed = ipaddress.ip_network(cidr, strict=True)
-        except ValueError:
-            parsed = None
-        check(isinstance(parsed, ipaddress.IPv4Network) and parsed is not None and parsed.prefixlen >= 8,
-               "postgresAllowedCidrs", cidr, "IPv4 networks such as 203.0.113.7/32 (prefix /8 or longer)")
+        problem = cidr_problem(cidr)
+        parsed = ipaddress.ip_network(cidr) if problem is None else None
+        check(isinstance(parsed, ipaddress.IPv4Network) and parsed.prefixlen >= 8,
+               "postgresAllowedCidrs", cidr, "IPv4 networks in CIDR notation such as 203.0.113.7/32 "
+               f"(prefix /8 or longer){': ' + problem if problem else ''}")
+    duplicates = sorted(cidr for cidr, count in Counter(cidrs).items() if count > 1)
+    check(not duplicates, "postgresAllowedCidrs", ", ".join(duplicates),
+           "each CIDR once: every entry becomes a firewall rule named after it")
     check(not subnet and not dns_zone, "postgresDelegatedSubnetId", subnet or dns_zone,
            "empty with postgresNetwork public")
     return "public", None, None, cidrs
@@ -144,8 +153,9 @@ def _managed(reader: Reader, environment: Environment) -> ManagedPostgresConfig:
 
 
 def _existing(reader: Reader) -> ExistingPostgresConfig:
-    fqdn = reader.string("postgresExistingFqdn").lower()
-    check(bool(HOSTNAME.match(fqdn)), "postgresExistingFqdn", fqdn,
+    typed = reader.string("postgresExistingFqdn")
+    fqdn = typed.lower()
+    check(typed.isascii() and bool(HOSTNAME.fullmatch(fqdn)), "postgresExistingFqdn", typed,
            "the server's DNS name (required with postgresMode existing)")
     connection = reader.secret("metadataConnection")
     check(connection is not None, "metadataConnection", None,

@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 
 from airflow_on_k8s.config.reader import (
-    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
     GUID,
     KeySpec,
     Reader,
@@ -34,10 +34,10 @@ KEYS: tuple[KeySpec, ...] = (
 )
 REGISTRY_SKUS = ("Basic", "Standard", "Premium")
 _IMAGE_REPOSITORY = re.compile(
-    r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::\d+)?/)?"
-    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+    r"\A(?=.{1,255}\Z)(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]{1,5})?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*\Z"
 )
-_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_IMAGE_TAG = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def parse(reader: Reader, airflow_version: str) -> ImageBuildConfig | ExistingIm
     source = reader.choice("imageSource", ("build", "existing"))
     pull_secret = reader.string("registryPullSecretName")
     if source == "existing":
-        check(pull_secret == "" or bool(DNS1123_LABEL.match(pull_secret)), "registryPullSecretName",
+        check(pull_secret == "" or bool(DNS1123_SUBDOMAIN.fullmatch(pull_secret)), "registryPullSecretName",
                pull_secret, "the name of an existing kubernetes.io/dockerconfigjson Secret")
         return ExistingImageConfig(image=_image(reader, airflow_version), pull_secret_name=pull_secret or None)
     check(pull_secret == "", "registryPullSecretName", pull_secret,
@@ -88,7 +88,7 @@ def parse(reader: Reader, airflow_version: str) -> ImageBuildConfig | ExistingIm
     sku = reader.choice("registrySku", REGISTRY_SKUS)
     username = reader.string("registryPushUsername")
     password = reader.secret("registryPushPassword")
-    check(username == "" or bool(GUID.match(username)), "registryPushUsername", username,
+    check(username == "" or bool(GUID.fullmatch(username)), "registryPushUsername", username,
            "the client id (GUID) of a service principal with push rights")
     check(bool(username) == (password is not None), "registryPushPassword", "[secret]",
            "set together with registryPushUsername, or both empty", secret=True)

@@ -1,6 +1,9 @@
 """Typed access to raw config strings, and the checks several sections share.
 
-Every failure is a `ConfigError` naming the key, the value and what is allowed.
+Every failure is a `ConfigError` naming the key, the value (at most ~200 characters of it, masked
+for secrets) and what is allowed. Every check runs in time linear in the value: lengths are
+checked before any pattern, patterns use ASCII classes only (`\\d` would accept a fullwidth digit), and JSON
+is measured for depth before it is parsed.
 """
 
 import ipaddress
@@ -16,25 +19,54 @@ from airflow_on_k8s.errors import ConfigError
 PROJECT = "airflow-on-k8s"
 ConfigType = Literal["string", "integer", "boolean", "array"]
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-EXACT_VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+# Limits on what one key may hold. A value longer than this is a mistake (a pasted file, a
+# runaway template), and refusing it first keeps every later check cheap.
+DEFAULT_MAX_LENGTH = 1024
+DEFAULT_MAX_ITEMS = 256
+_JSON_CHARACTERS_PER_ITEM = 100
+
+DNS1123_LABEL = re.compile(r"\A[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+DNS1123_SUBDOMAIN = re.compile(r"\A(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+EXACT_VERSION = re.compile(r"\A(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\Z")
 AZURE_SUBNET_ID = re.compile(
-    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/"
-    r"virtualNetworks/[^/]+/subnets/[^/]+$", re.IGNORECASE)
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$")
+    r"\A/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/"
+    r"virtualNetworks/[^/]+/subnets/[^/]+\Z", re.IGNORECASE)
+GUID = re.compile(r"\A[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+# A fully qualified DNS name with a top-level domain (what a user types for a server or a UI).
+HOSTNAME = re.compile(r"\A(?=.{1,253}\Z)([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}\Z")
+# Any DNS name, single-label ones included (an internal Vault host), in any case.
+_DNS_NAME = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?"
+                       r"(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*\.?")
+# CIDR notation only: an address, '/', a prefix length. Netmasks (10.0.0.0/255.0.0.0), bare
+# addresses and IPv6 zone ids are other notations that ipaddress also reads.
+_CIDR_SYNTAX = re.compile(r"(?:[0-9.]{7,15}|[0-9A-Fa-f:.]{2,45})/(?:0|[1-9][0-9]{0,2})")
+# C0 and C1 controls other than tab, newline and carriage return, and lone surrogates.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
 class KeySpec:
-    """One configuration key: its Pulumi.yaml type, default and whether it holds a secret."""
+    """One configuration key: its Pulumi.yaml type, default and whether it holds a secret.
+
+    `max_length` bounds a value's characters (0: DEFAULT_MAX_LENGTH; for arrays, their JSON);
+    `max_items` bounds an array; `multiline` keys (files, JSON documents) may hold newlines and
+    any printable text, other keys only printable characters on one line.
+    """
 
     name: str
     type: ConfigType
     description: str
     default: str | int | bool | list[str] | None = None  # None: the key is required
     secret: bool = False
+    max_length: int = 0
+    max_items: int = DEFAULT_MAX_ITEMS
+    multiline: bool = False
+
+    @property
+    def length_limit(self) -> int:
+        if self.max_length:
+            return self.max_length
+        return self.max_items * _JSON_CHARACTERS_PER_ITEM if self.type == "array" else DEFAULT_MAX_LENGTH
 
 
 @dataclass(frozen=True)
@@ -56,6 +88,21 @@ def check(ok: bool, name: str, value: object, allowed: str, *, secret: bool = Fa
         raise ConfigError(full_key(name), value, allowed, secret=secret)
 
 
+def _character_problem(value: str, multiline: bool) -> str | None:
+    """Why `value` holds a character no key of its kind may hold, or None."""
+    if multiline:
+        found = _CONTROL.search(value)
+        if found is None:
+            return None
+        position, character = found.start(), found.group()
+    else:
+        if value.isprintable():
+            return None
+        position, character = next((i, ch) for i, ch in enumerate(value) if not ch.isprintable())
+    return (f"no control or invisible characters: U+{ord(character):04X} at position {position}"
+            + ("" if multiline else " (this key holds one line of printable text)"))
+
+
 class Reader:
     """Typed access to raw config strings of the keys in `keys`."""
 
@@ -74,7 +121,21 @@ class Reader:
         if not isinstance(value, str):
             raise ConfigError(full_key(name), value, f"a {spec.type} given as Pulumi config text",
                               secret=spec.secret)
+        limit = spec.length_limit
+        if len(value) > limit:
+            raise ConfigError(full_key(name), value, f"at most {limit:,} characters ({len(value):,} given)",
+                              secret=spec.secret)
+        problem = _character_problem(value, spec.multiline)
+        if problem is not None:
+            raise ConfigError(full_key(name), value, problem, secret=spec.secret)
         return value
+
+    def check_present(self) -> None:
+        """Length and character limits for every key the stack sets, also those the chosen modes
+        never read (a managed database's keys next to an existing one)."""
+        for name in sorted(self._raw):
+            if name in self._keys:
+                self._text(name)
 
     def _default(self, name: str) -> str | int | bool | list[str]:
         default = self._keys[name].default
@@ -96,7 +157,7 @@ class Reader:
             assert isinstance(default, int)
             return default
         allowed = f"an integer from {minimum} to {maximum}"
-        if not re.fullmatch(r"[+-]?\d{1,9}", value.strip()):
+        if not re.fullmatch(r"[+-]?[0-9]{1,9}", value.strip()):
             raise ConfigError(full_key(name), value, allowed)
         number = int(value)
         if not minimum <= number <= maximum:
@@ -120,12 +181,12 @@ class Reader:
             default = self._default(name)
             assert isinstance(default, list)
             return tuple(default)
-        try:
-            items = json.loads(value)
-        except json.JSONDecodeError:
-            items = None
+        items = parse_json(value, max_depth=1)
         if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
             raise ConfigError(full_key(name), value, "a list of strings (YAML list in the stack file)")
+        limit = self._keys[name].max_items
+        if len(items) > limit:
+            raise ConfigError(full_key(name), value, f"at most {limit} entries ({len(items)} given)")
         return tuple(item.strip() for item in items)
 
     def choice(self, name: str, allowed: tuple[str, ...]) -> str:
@@ -148,9 +209,47 @@ class Reader:
         return SecretValue(value)
 
 
+def json_depth(text: str) -> int:
+    """How deeply brackets nest in JSON text, outside strings; linear, never recursive."""
+    without_strings = re.sub(r'"(?:[^"\\]|\\.)*"?', "", text, flags=re.DOTALL)
+    depth = deepest = 0
+    for bracket in re.findall(r"[\[\]{}]", without_strings):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _DuplicateKeyError("a key appears twice")
+    return result
+
+
+def _no_constants(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(text: str, max_depth: int) -> object | None:
+    """The JSON document in `text`, or None when it is not JSON (including NaN, duplicate object
+    keys and huge numbers) or nests deeper than `max_depth` (which json.loads would recurse into)."""
+    if json_depth(text) > max_depth:
+        return None
+    try:
+        parsed: object = json.loads(text, object_pairs_hook=_object_without_duplicates,
+                                    parse_constant=_no_constants)
+    except (ValueError, RecursionError):
+        return None
+    return parsed
+
+
 def dns_label(reader: Reader, name: str, max_length: int = 63) -> str:
     value = reader.string(name)
-    check(bool(DNS1123_LABEL.match(value)) and len(value) <= max_length, name, value,
+    check(bool(DNS1123_LABEL.fullmatch(value)) and len(value) <= max_length, name, value,
           f"a DNS-1123 label: lowercase letters, digits and '-', starting and ending with an "
           f"alphanumeric, at most {max_length} characters")
     return value
@@ -158,7 +257,7 @@ def dns_label(reader: Reader, name: str, max_length: int = 63) -> str:
 
 def exact_version(reader: Reader, name: str, what: str) -> str:
     value = reader.string(name)
-    check(bool(EXACT_VERSION.match(value)), name, value,
+    check(bool(EXACT_VERSION.fullmatch(value)), name, value,
           f"an exact {what} version X.Y.Z (no ranges, 'latest' or prefixes)")
     return value
 
@@ -174,25 +273,60 @@ def split_url(text: str) -> SplitResult:
     return parts
 
 
+def is_host(host: str | None) -> bool:
+    """An IP address or a DNS name (ASCII; an IDN in its xn-- form), as a URL's host."""
+    if not host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        # All-numeric names such as 999.1.1.1 are malformed addresses, not names.
+        return bool(_DNS_NAME.fullmatch(host)) and not re.fullmatch(r"[0-9.]+", host)
+    return True
+
+
+def url_problem(text: str, scheme: str) -> str | None:
+    """Why `text` is not a `scheme`:// URL with a valid host and without credentials, or None."""
+    if any(ch.isspace() for ch in text) or not text.isascii():
+        return "ASCII without spaces (percent-encode other characters)"
+    parts = split_url(text)
+    if parts.scheme != scheme or not parts.netloc:
+        return f"a {scheme}:// URL"
+    if parts.username is not None or parts.password is not None:
+        return "without credentials"
+    if not is_host(parts.hostname):
+        return "with a host name or IP address"
+    return None
+
+
 def https_url(reader: Reader, name: str, required_because: str) -> str:
     value = reader.string(name).rstrip("/")
-    parts = split_url(value)
-    check(parts.scheme == "https" and bool(parts.hostname) and parts.username is None, name, value,
-          f"an https:// URL without credentials ({required_because})")
+    check(url_problem(value, "https") is None, name, value,
+          f"an https:// URL with a host and without credentials ({required_because})")
     return value
+
+
+def cidr_problem(cidr: str) -> str | None:
+    """Why `cidr` is not a network in CIDR notation (e.g. 10.20.0.0/24), or None."""
+    if not _CIDR_SYNTAX.fullmatch(cidr):
+        return "CIDR notation (address/prefix length, e.g. 10.20.0.0/24 or 203.0.113.7/32)"
+    try:
+        ipaddress.ip_network(cidr, strict=True)
+    except ValueError as error:
+        return f"a network address with its prefix length ({error})"
+    return None
 
 
 def cidrs(reader: Reader, name: str) -> tuple[str, ...]:
     values = reader.array(name)
     for cidr in values:
-        try:
-            ipaddress.ip_network(cidr, strict=True)
-        except ValueError:
-            raise ConfigError(full_key(name), cidr, "CIDRs such as 10.20.0.0/24 or 203.0.113.7/32") from None
+        problem = cidr_problem(cidr)
+        if problem is not None:
+            raise ConfigError(full_key(name), cidr, f"CIDRs such as 10.20.0.0/24 or 203.0.113.7/32: {problem}")
     return values
 
 
 def subnet_id(reader: Reader, name: str, what: str) -> str | None:
     value = reader.string(name)
-    check(value == "" or bool(AZURE_SUBNET_ID.match(value)), name, value, f"a subnet resource id ({what})")
+    check(value == "" or bool(AZURE_SUBNET_ID.fullmatch(value)), name, value, f"a subnet resource id ({what})")
     return value or None

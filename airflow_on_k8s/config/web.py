@@ -15,6 +15,7 @@ from airflow_on_k8s.config.reader import (
     SecretValue,
     check,
     dns_label,
+    parse_json,
 )
 from airflow_on_k8s.config.vault import VAULT_PATH, VaultConfig
 
@@ -41,14 +42,18 @@ KEYS: tuple[KeySpec, ...] = (
             "rotating (README: rotating the SSO client secret).", []),
     KeySpec("ssoClientSecretActive", "string",
             "ssoManageApp: the end date of the secret Airflow uses. Empty: the only one.", ""),
-    KeySpec("ssoClientSecret", "string", "OIDC client secret (set with --secret).", "", secret=True),
+    KeySpec("ssoClientSecret", "string", "OIDC client secret (set with --secret).", "", secret=True,
+            max_length=4096),
     KeySpec("ssoClientSecretVaultPath", "string",
             "Instead of ssoClientSecret: KV v2 secret in vaultKvMount whose key client_secret holds it.", ""),
     KeySpec("ssoDefaultRole", "string", "Airflow role of a user no group maps.", "Viewer"),
     KeySpec("ssoRoleMapping", "string",
-            "JSON object: IdP group (Okta) or app role (Entra) -> Airflow roles.", "{}"),
+            "JSON object: IdP group (Okta) or app role (Entra) -> Airflow roles.", "{}",
+            max_length=65_536, multiline=True),
 )
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+_EMAIL = re.compile(r"(?=.{3,254}\Z)[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+MAX_ROLE_MAPPING_GROUPS = 500
+_MAX_GROUP_NAME = 256
 
 
 @dataclass(frozen=True)
@@ -87,19 +92,21 @@ class ManagedAppConfig:
 
 
 def parse_ingress(reader: Reader, creates_cluster: bool) -> IngressConfig | None:
-    host = reader.string("ingressHost").lower()
+    typed_host = reader.string("ingressHost")
+    host = typed_host.lower()
     issuer = reader.string("ingressClusterIssuer")
     tls_secret = reader.string("ingressTlsSecretName")
     if not host:
         check(not issuer and not tls_secret, "ingressHost", host, "set when a TLS issuer or Secret is given")
         return None
-    check(bool(HOSTNAME.match(host)), "ingressHost", host, "a DNS name such as airflow.example.com")
+    check(typed_host.isascii() and bool(HOSTNAME.fullmatch(host)), "ingressHost", typed_host,
+          "a DNS name such as airflow.example.com (an IDN in its xn-- form)")
     check(bool(issuer) != bool(tls_secret), "ingressClusterIssuer", issuer,
            "exactly one of ingressClusterIssuer (cert-manager) and ingressTlsSecretName: the UI is TLS only")
     for name, value in (("ingressClusterIssuer", issuer), ("ingressTlsSecretName", tls_secret)):
-        check(value == "" or bool(DNS1123_SUBDOMAIN.match(value)), name, value, "a Kubernetes object name")
+        check(value == "" or bool(DNS1123_SUBDOMAIN.fullmatch(value)), name, value, "a Kubernetes object name")
     class_name = reader.string("ingressClassName")
-    check(bool(DNS1123_SUBDOMAIN.match(class_name)), "ingressClassName", class_name, "an IngressClass name")
+    check(bool(DNS1123_SUBDOMAIN.fullmatch(class_name)), "ingressClassName", class_name, "an IngressClass name")
     acme_email = reader.string("ingressAcmeEmail")
     if issuer and creates_cluster:
         check(bool(acme_email), "ingressAcmeEmail", acme_email,
@@ -119,19 +126,21 @@ def parse_ingress(reader: Reader, creates_cluster: bool) -> IngressConfig | None
 
 def _role_mapping(reader: Reader) -> tuple[tuple[str, tuple[str, ...]], ...]:
     text = reader.string("ssoRoleMapping") or "{}"
-    try:
-        mapping = json.loads(text)
-    except json.JSONDecodeError:
-        mapping = None
-    allowed = (f"a JSON object of group -> Airflow roles ({', '.join(AIRFLOW_ROLES)}), "
+    mapping = parse_json(text, max_depth=2)
+    allowed = (f"a JSON object of group -> Airflow roles ({', '.join(AIRFLOW_ROLES)}), each group once, "
                'e.g. {"airflow-admins": ["Admin"]}')
     check(isinstance(mapping, dict), "ssoRoleMapping", text, allowed)
     assert isinstance(mapping, dict)
+    check(len(mapping) <= MAX_ROLE_MAPPING_GROUPS, "ssoRoleMapping", text,
+          f"at most {MAX_ROLE_MAPPING_GROUPS} groups ({len(mapping)} given)")
     result = []
     for group, roles in mapping.items():
         role_list = [roles] if isinstance(roles, str) else roles
-        check(bool(group) and isinstance(role_list, list) and bool(role_list)
-               and all(role in AIRFLOW_ROLES for role in role_list), "ssoRoleMapping", text, allowed)
+        # Any text is a group name (webserver_config.py quotes it with repr()), within a length.
+        check(0 < len(group) <= _MAX_GROUP_NAME, "ssoRoleMapping", group,
+              f"group names of 1-{_MAX_GROUP_NAME} characters")
+        check(isinstance(role_list, list) and bool(role_list) and all(role in AIRFLOW_ROLES for role in role_list),
+              "ssoRoleMapping", f"{group}: {json.dumps(roles)}", allowed)
         result.append((group, tuple(role_list)))
     return tuple(result)
 
@@ -172,11 +181,13 @@ def parse_sso(reader: Reader, vault: VaultConfig | None, ingress: IngressConfig 
         return None
     check(ingress is not None, "ingressHost", "", f"set: ssoProvider {provider} redirects users back to it")
     tenant = reader.string("ssoTenantId")
-    domain = reader.string("ssoOktaDomain").lower()
+    typed_domain = reader.string("ssoOktaDomain")
+    domain = typed_domain.lower()
     if provider == "azure":
-        check(bool(GUID.match(tenant)), "ssoTenantId", tenant, "the Entra ID tenant id (GUID) for ssoProvider azure")
+        check(bool(GUID.fullmatch(tenant)), "ssoTenantId", tenant,
+              "the Entra ID tenant id (GUID) for ssoProvider azure")
     else:
-        check(bool(HOSTNAME.match(domain)), "ssoOktaDomain", domain,
+        check(typed_domain.isascii() and bool(HOSTNAME.fullmatch(domain)), "ssoOktaDomain", typed_domain,
                "the Okta domain (e.g. example.okta.com) for ssoProvider okta")
     client_id = reader.string("ssoClientId")
     secret = reader.secret("ssoClientSecret")
