@@ -20,14 +20,16 @@ from airflow_on_k8s.config import (
     load_stack_config,
 )
 from airflow_on_k8s.helm_values import ChartInputs, ImageSettings, TaskLogIdentity
-from airflow_on_k8s.naming import secret_names, service_account_names
+from airflow_on_k8s.naming import secret_names, service_account_names, ui_service_name
 from airflow_on_k8s.network import network_policy_specs
+from airflow_on_k8s.sso import redirect_uri
 from components.airflow_image import AirflowImage, AirflowImageArgs
 from components.airflow_ingress import AirflowIngress, AirflowIngressArgs
 from components.airflow_network import AirflowNetwork, AirflowNetworkArgs
 from components.airflow_release import AirflowRelease, AirflowReleaseArgs
 from components.aks_cluster import AksCluster, AksClusterArgs
 from components.cert_manager import CertManager, CertManagerArgs
+from components.entra_sso_app import EntraSsoApp, EntraSsoAppArgs
 from components.ingress_controller import IngressController, IngressControllerArgs
 from components.managed_postgres import ManagedPostgres, ManagedPostgresArgs
 from components.task_logs import TaskLogStorage, TaskLogStorageArgs
@@ -36,7 +38,7 @@ from components.vault_integration import VaultIntegration, VaultIntegrationArgs
 config = load_stack_config()
 release = config.airflow.release_name
 # The names the values give the chart's ServiceAccounts; Vault and the federated credentials bind them.
-service_accounts = service_account_names(release)
+service_accounts = service_account_names(release, config.airflow.airflow_major)
 waits_for: list[pulumi.Resource] = []
 
 # Azure groundwork: a resource group for whatever Azure resources this stack has.
@@ -90,7 +92,9 @@ else:
         settings=config.image, airflow_version=config.airflow.airflow_version,
         resource_group_name=resource_group_name, location=config.azure.location,
         kubelet_object_id=cluster.kubelet_object_id))
-    image = ImageSettings(repository=airflow_image.repository, tag=airflow_image.tag)
+    # By digest: the tag names the build context, the digest the exact image that was pushed.
+    image = ImageSettings(repository=airflow_image.repository, tag=airflow_image.tag, digest=airflow_image.digest)
+    pulumi.export("imageDigest", airflow_image.digest)
     waits_for.append(airflow_image)
     pulumi.export("registryLoginServer", airflow_image.login_server)
 pulumi.export("imageRepository", image.repository)
@@ -117,21 +121,33 @@ in_cluster = pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider
 vault_provider = (vault.Provider("vault", address=config.vault.address, namespace=config.vault.namespace)
                   if config.vault else None)
 
-# The Airflow release.
+# Single sign-on: the Entra ID application (when the program manages it) or the configured one.
+sso_client_id: pulumi.Input[str] | None = None
 sso_client_secret: pulumi.Output[str] | None = None
 if config.sso is not None:
-    if config.sso.client_secret is not None:
+    assert config.ingress is not None
+    sso_redirect_uri = redirect_uri(config.sso.provider, config.ingress.host, config.airflow.airflow_major)
+    sso_client_id = config.sso.client_id
+    if config.sso.managed_app is not None:
+        sso_app = EntraSsoApp("sso", EntraSsoAppArgs(settings=config.sso, display_name=f"Airflow ({config.stack})",
+                                                   redirect_uri=sso_redirect_uri))
+        sso_client_id, sso_client_secret = sso_app.client_id, sso_app.client_secret
+    elif config.sso.client_secret is not None:
         sso_client_secret = pulumi.Output.secret(config.sso.client_secret.value)
     else:
         assert config.vault is not None and config.sso.client_secret_vault_path is not None
         stored = vault.kv.get_secret_v2_output(mount=config.vault.kv_mount, name=config.sso.client_secret_vault_path,
                                                opts=pulumi.InvokeOutputOptions(provider=vault_provider))
         sso_client_secret = pulumi.Output.secret(stored.data.apply(lambda data: str(data["client_secret"])))
+    pulumi.export("ssoClientId", sso_client_id)
+    pulumi.export("ssoRedirectUri", sso_redirect_uri)
+
+# The Airflow release.
 airflow = AirflowRelease("airflow", AirflowReleaseArgs(
     chart=ChartInputs(airflow=config.airflow, git=config.git, secret_names=secret_names(release),
                       service_accounts=service_accounts, image=image, task_logs=task_log_identity,
                       vault=config.vault, ingress_host=config.ingress.host if config.ingress else None,
-                      sso=config.sso),
+                      sso=config.sso, sso_client_id=sso_client_id),
     metadata_connection=metadata_connection, sso_client_secret=sso_client_secret, depends_on=waits_for),
     opts=in_cluster)
 
@@ -139,7 +155,7 @@ airflow = AirflowRelease("airflow", AirflowReleaseArgs(
 if config.vault is not None and vault_provider is not None:
     vault_integration = VaultIntegration("vault", VaultIntegrationArgs(
         settings=config.vault, namespace=airflow.namespace, kubernetes_host=cluster.api_server_url,
-        service_accounts=service_accounts.as_dict(), release_name=release),
+        bound_service_accounts=service_accounts.vault_readers(config.vault.bind_webserver), release_name=release),
         opts=pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider, "vault": vault_provider}))
     pulumi.export("vaultRole", vault_integration.role_name)
     pulumi.export("vaultPolicy", vault_integration.policy_name)
@@ -157,8 +173,9 @@ if config.ingress is not None:
                 cluster_issuer=config.ingress.cluster_issuer, acme_email=config.ingress.acme_email,
                 ingress_class=config.ingress.class_name), opts=in_cluster)
             ingress_needs.extend(cert_manager.ready)
-    ingress = AirflowIngress("ui", AirflowIngressArgs(settings=config.ingress, namespace=airflow.namespace,
-                                                      release_name=release, depends_on=ingress_needs),
+    ingress = AirflowIngress("ui", AirflowIngressArgs(
+        settings=config.ingress, namespace=airflow.namespace, release_name=release,
+        service_name=ui_service_name(release, config.airflow.airflow_major), depends_on=ingress_needs),
                              opts=in_cluster)
     pulumi.export("uiUrl", ingress.url)
 
@@ -168,7 +185,7 @@ if config.network is not None:
         namespace=airflow.namespace,
         policies=network_policy_specs(release, config.network, config.ingress, config.vault,
                                       kube_api_cidrs=cluster.api_server_cidrs, git_port=config.git.port,
-                                      postgres_cidrs=database_cidrs)),
+                                      postgres_cidrs=database_cidrs, airflow_major=config.airflow.airflow_major)),
         opts=in_cluster)
 
 pulumi.export("environment", config.environment)

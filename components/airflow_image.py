@@ -11,11 +11,10 @@ import pulumi_random as random
 
 from airflow_on_k8s.azure_ids import built_in_role_definition_id
 from airflow_on_k8s.config import ImageBuildConfig
-from airflow_on_k8s.image_context import IMAGE_CONTEXT_DIR, IMAGE_REPOSITORY_NAME, image_tag
+from airflow_on_k8s.image_context import IMAGE_CONTEXT_DIR, IMAGE_REPOSITORY_NAME, build_args, image_tag
 
 # Built-in role "AcrPull" (the same id in every tenant).
 ACR_PULL_ROLE_ID = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
-PYTHON_VERSION = "3.11"
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,7 @@ class AirflowImage(pulumi.ComponentResource):
     repository: pulumi.Output[str]
     tag: str
     image_ref: pulumi.Output[str]
+    digest: pulumi.Output[str]  # sha256:<hex> of the pushed image
     registry_id: pulumi.Output[str]
     login_server: pulumi.Output[str]
     resources: list[pulumi.Resource]
@@ -71,7 +71,8 @@ class AirflowImage(pulumi.ComponentResource):
             f"{name}-image",
             context=docker_build.BuildContextArgs(location=str(args.context_dir)),
             dockerfile=docker_build.DockerfileArgs(location=str(args.context_dir / "Dockerfile")),
-            build_args={"AIRFLOW_VERSION": args.airflow_version, "PYTHON_VERSION": PYTHON_VERSION},
+            # The Airflow line picks the Python version and the requirements file.
+            build_args=build_args(args.airflow_version),
             platforms=[docker_build.Platform.LINUX_AMD64],
             tags=[self.repository.apply(lambda repository: f"{repository}:{self.tag}")],
             push=True,
@@ -85,6 +86,7 @@ class AirflowImage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.image_ref = image.ref
+        self.digest = image.digest
 
         acr_pull = authorization.RoleAssignment(
             f"{name}-kubelet-acr-pull",
@@ -100,6 +102,7 @@ class AirflowImage(pulumi.ComponentResource):
             "repository": self.repository,
             "tag": self.tag,
             "imageRef": self.image_ref,
+            "digest": self.digest,
             "registryId": self.registry_id,
             "loginServer": self.login_server,
         })

@@ -1,4 +1,4 @@
-"""The TLS Ingress in front of the Airflow webserver (which stays a ClusterIP Service)."""
+"""The TLS Ingress in front of the Airflow UI (the webserver or api-server, a ClusterIP Service)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,14 +11,13 @@ from airflow_on_k8s.config import IngressConfig
 from airflow_on_k8s.network import AIRFLOW_UI_PORT
 
 
-def ingress_spec(settings: IngressConfig, release_name: str) -> dict[str, Any]:
+def ingress_spec(settings: IngressConfig, release_name: str, service_name: str) -> dict[str, Any]:
     return {
         "ingressClassName": settings.class_name,
         "tls": [{"hosts": [settings.host], "secretName": settings.tls_secret_name or f"{release_name}-ui-tls"}],
         "rules": [{"host": settings.host, "http": {"paths": [{
             "path": "/", "pathType": "Prefix",
-            # The chart's webserver Service: <fullname>-webserver, the release name by default.
-            "backend": {"service": {"name": f"{release_name}-webserver", "port": {"number": AIRFLOW_UI_PORT}}},
+            "backend": {"service": {"name": service_name, "port": {"number": AIRFLOW_UI_PORT}}},
         }]}}],
     }
 
@@ -28,6 +27,8 @@ class AirflowIngressArgs:
     settings: IngressConfig
     namespace: pulumi.Input[str]
     release_name: str
+    # The chart's UI Service: the webserver's (Airflow 2) or the api-server's (Airflow 3).
+    service_name: str
     # The controller and certificate issuer it needs (a created cluster has neither).
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -44,7 +45,8 @@ class AirflowIngress(pulumi.ComponentResource):
             metadata=kubernetes.meta.v1.ObjectMetaArgs(name=f"{args.release_name}-ui", namespace=args.namespace,
                                                        annotations=annotations),
             # Kubernetes' own camelCase field names; the SDK passes them through unchanged.
-            spec=cast(kubernetes.networking.v1.IngressSpecArgsDict, ingress_spec(settings, args.release_name)),
+            spec=cast(kubernetes.networking.v1.IngressSpecArgsDict,
+                      ingress_spec(settings, args.release_name, args.service_name)),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)))
         self.url = f"https://{settings.host}"
         self.register_outputs({"url": self.url})

@@ -9,12 +9,14 @@ import pulumi_random as random
 import pulumi_tls as tls
 
 from airflow_on_k8s.config import SecretValue
-from airflow_on_k8s.helm_values import ChartInputs, airflow2_values
+from airflow_on_k8s.helm_values import RELEASE_TIMEOUT_SECONDS, ChartInputs, chart_values
 from airflow_on_k8s.naming import (
     ADMIN_PASSWORD_KEY,
     ADMIN_USERNAME_KEY,
+    API_SECRET_KEY_KEY,
     FERNET_KEY_KEY,
     GIT_SSH_KEY_KEY,
+    JWT_SECRET_KEY,
     METADATA_CONNECTION_KEY,
     WEBSERVER_SECRET_KEY_KEY,
     SecretNames,
@@ -23,8 +25,21 @@ from airflow_on_k8s.sso import CLIENT_SECRET_KEY
 
 CHART_NAME = "airflow"
 CHART_REPOSITORY = "https://airflow.apache.org"
-RELEASE_TIMEOUT_SECONDS = 600
 ADMIN_USERNAME = "admin"
+# Pod Security Admission: the API server refuses any pod of the namespace outside the restricted
+# profile. Enforcement is judged by the profile as Kubernetes 1.35 defines it (the oldest minor
+# AKS still supports, airflow_on_k8s/aks_versions.py), so a cluster upgrade never starts refusing
+# pods; audit and warn follow the cluster's newest definition, to announce such a change first.
+POD_SECURITY_LEVEL = "restricted"
+POD_SECURITY_ENFORCE_VERSION = "v1.35"
+POD_SECURITY_LABELS: dict[str, str] = {
+    "pod-security.kubernetes.io/enforce": POD_SECURITY_LEVEL,
+    "pod-security.kubernetes.io/enforce-version": POD_SECURITY_ENFORCE_VERSION,
+    "pod-security.kubernetes.io/audit": POD_SECURITY_LEVEL,
+    "pod-security.kubernetes.io/audit-version": "latest",
+    "pod-security.kubernetes.io/warn": POD_SECURITY_LEVEL,
+    "pod-security.kubernetes.io/warn-version": "latest",
+}
 
 
 def _camel_case(snake: str) -> str:
@@ -66,13 +81,13 @@ class AirflowRelease(pulumi.ComponentResource):
         assert (args.chart.sso is None) == (args.sso_client_secret is None), "SSO needs its client secret"
         self.secret_names = args.chart.secret_names
         self._created_names: set[str] = set()
-        self.helm_values = airflow2_values(args.chart)
+        self.helm_values = chart_values(args.chart)
 
         namespace = kubernetes.core.v1.Namespace(
             f"{name}-namespace",
             metadata=kubernetes.meta.v1.ObjectMetaArgs(
                 name=airflow.namespace,
-                labels={"app.kubernetes.io/part-of": "airflow-on-k8s"},
+                labels={"app.kubernetes.io/part-of": "airflow-on-k8s", **POD_SECURITY_LABELS},
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -135,16 +150,21 @@ class AirflowRelease(pulumi.ComponentResource):
         # and change only if these resources are replaced on purpose.
         fernet_bytes = random.RandomBytes(f"{name}-fernet-key", length=32,
                                           opts=pulumi.ResourceOptions(parent=self))
-        webserver_bytes = random.RandomBytes(f"{name}-webserver-secret-key", length=32,
-                                             opts=pulumi.ResourceOptions(parent=self))
         secrets = [
             self._secret(f"{name}-metadata-connection", names.metadata_connection, namespace,
                          {METADATA_CONNECTION_KEY: args.metadata_connection}),
             self._secret(f"{name}-fernet-key", names.fernet_key, namespace,
                          {FERNET_KEY_KEY: fernet_bytes.base64.apply(fernet_key_from_base64)}),
-            self._secret(f"{name}-webserver-secret-key", names.webserver_secret_key, namespace,
-                         {WEBSERVER_SECRET_KEY_KEY: webserver_bytes.hex}),
         ]
+        # Airflow 2 signs UI sessions with the webserver key; Airflow 3 has an API key for that and a
+        # JWT secret the scheduler signs task tokens with and the api-server checks them with.
+        keys = ([("api-secret-key", names.api_secret_key, API_SECRET_KEY_KEY, 32),
+                 ("jwt-secret", names.jwt_secret, JWT_SECRET_KEY, 64)]
+                if args.chart.airflow.airflow_major >= 3 else
+                [("webserver-secret-key", names.webserver_secret_key, WEBSERVER_SECRET_KEY_KEY, 32)])
+        for role, secret_name, key, length in keys:
+            key_bytes = random.RandomBytes(f"{name}-{role}", length=length, opts=pulumi.ResourceOptions(parent=self))
+            secrets.append(self._secret(f"{name}-{role}", secret_name, namespace, {key: key_bytes.hex}))
         if args.sso_client_secret is not None:
             secrets.append(self._secret(f"{name}-sso-client", names.sso_client, namespace,
                                         {CLIENT_SECRET_KEY: args.sso_client_secret}))

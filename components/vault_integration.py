@@ -2,7 +2,7 @@
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -29,8 +29,8 @@ class VaultIntegrationArgs:
     namespace: pulumi.Input[str]
     # The API server Vault sends TokenReviews to (config, or the created cluster's).
     kubernetes_host: pulumi.Input[str]
-    # The release's ServiceAccounts by role, as the values set them (airflow_on_k8s.naming).
-    service_accounts: Mapping[str, str]
+    # The release's ServiceAccounts that read connections and variables (ServiceAccountNames.vault_readers).
+    bound_service_accounts: Sequence[str]
     release_name: str
 
 
@@ -82,8 +82,7 @@ class VaultIntegration(pulumi.ComponentResource):
         policy = vault.Policy(f"{name}-read-policy", name=f"{settings.role_name}-read",
                               policy=read_only_policy(settings), opts=child)
 
-        roles = ["worker", "scheduler", "triggerer"] + (["webserver"] if settings.bind_webserver else [])
-        self.bound_service_accounts = [args.service_accounts[role] for role in roles]
+        self.bound_service_accounts = list(args.bound_service_accounts)
         role = vault.kubernetes.AuthBackendRole(
             f"{name}-role",
             backend=auth.path,

@@ -15,7 +15,7 @@ from pulumi.runtime import rpc
 
 from airflow_on_k8s.config import parse_stack_config
 from airflow_on_k8s.errors import ConfigError
-from tools.offline import PROJECT_DIR, ProgramRun, RecordedResource, run_program
+from tools.offline import DEFAULT_SEED, PROJECT_DIR, ProgramRun, RecordedResource, run_program
 from tools.plan import load_stack_inputs
 
 SHARED_DIR = PROJECT_DIR.parent / "shared"
@@ -93,11 +93,13 @@ def assert_one_line_config_error(config: Mapping[str, str], key: str, allowed: s
     return message
 
 
-def run_stack(stack: str, previous: ProgramRun | None = None) -> ProgramRun:
-    """The real program with the committed Pulumi.<stack>.yaml, as `make plan` runs it."""
+def run_stack(stack: str, previous: ProgramRun | None = None, seed: str = DEFAULT_SEED) -> ProgramRun:
+    """The real program with the committed Pulumi.<stack>.yaml, as `make plan` runs it.
+
+    Another `seed` stands for another fresh stack: placeholder keys and generated names differ."""
     inputs = load_stack_inputs(stack)
     return run_program(stack, inputs.config, inputs.secret_keys,
-                       previous_state=previous.state if previous else None)
+                       previous_state=previous.state if previous else None, seed=seed)
 
 
 def run_config(config: Mapping[str, str], stack: str = "dev",
@@ -175,6 +177,11 @@ def helm_values(run: ProgramRun) -> dict[str, Any]:
     values: dict[str, Any] = json.loads(json.dumps(plain(airflow_release(run).inputs["values"])),
                                         parse_float=_int_if_integral)
     return values
+
+
+def ui_section(values: Mapping[str, Any]) -> str:
+    """The chart section of the UI pods: `webserver` on Airflow 2, `apiServer` on Airflow 3."""
+    return "webserver" if str(values["airflowVersion"]).startswith("2.") else "apiServer"
 
 
 def _int_if_integral(text: str) -> float | int:

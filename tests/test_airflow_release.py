@@ -8,11 +8,13 @@ import pytest
 from cryptography.fernet import Fernet
 from pulumi.runtime import rpc
 
-from airflow_on_k8s.config import parse_stack_config
+from airflow_on_k8s.config import SUPPORTED_PAIRS, parse_stack_config
 from airflow_on_k8s.helm_values import ChartInputs, ImageSettings
 from airflow_on_k8s.naming import (
+    API_SECRET_KEY_KEY,
     FERNET_KEY_KEY,
     GIT_SSH_KEY_KEY,
+    JWT_SECRET_KEY,
     METADATA_CONNECTION_KEY,
     WEBSERVER_SECRET_KEY_KEY,
     secret_names,
@@ -45,9 +47,10 @@ def test_release_installs_the_pinned_official_chart(stack_run: ProgramRun) -> No
     inputs = release.inputs
     assert inputs["chart"] == "airflow"
     assert inputs["repositoryOpts"] == {"repo": "https://airflow.apache.org"}
-    assert inputs["version"] == "1.16.0"
+    assert SUPPORTED_PAIRS[inputs["version"]] == inputs["values"]["airflowVersion"]
     assert inputs["name"] == "airflow" and inputs["namespace"] == "airflow"
-    assert inputs["atomic"] is True and inputs["timeout"] == 600
+    # The release outwaits the pods, which wait for the migration Job.
+    assert inputs["atomic"] is True and inputs["timeout"] > inputs["values"]["images"]["migrationsWaitTimeout"] >= 600
     assert inputs.get("createNamespace") is False
 
 
@@ -57,9 +60,16 @@ def test_every_secret_name_in_values_has_a_secret_with_the_chart_key(stack_run: 
     wanted = {
         values["data"]["metadataSecretName"]: METADATA_CONNECTION_KEY,
         values["fernetKeySecretName"]: FERNET_KEY_KEY,
-        values["webserverSecretKeySecretName"]: WEBSERVER_SECRET_KEY_KEY,
         values["dags"]["gitSync"]["sshKeySecret"]: GIT_SSH_KEY_KEY,
     }
+    if values["airflowVersion"].startswith("2."):
+        wanted[values["webserverSecretKeySecretName"]] = WEBSERVER_SECRET_KEY_KEY
+        assert "apiSecretKeySecretName" not in values and "jwtSecretName" not in values
+    else:
+        # No webserver key on Airflow 3: the API key and the JWT secret instead.
+        wanted[values["apiSecretKeySecretName"]] = API_SECRET_KEY_KEY
+        wanted[values["jwtSecretName"]] = JWT_SECRET_KEY
+        assert "webserverSecretKeySecretName" not in values
     for name, key in wanted.items():
         assert name in data, f"values name Secret {name} but the program creates none"
         assert data[name].get(key), f"Secret {name} lacks key {key}"
@@ -108,7 +118,7 @@ def test_components_parent_their_children(stack_run: ProgramRun) -> None:
                 "airflow-on-k8s:logs:TaskLogStorage"}
     if stack_run.stack == "prod":
         expected |= {"airflow-on-k8s:cluster:AksCluster", "airflow-on-k8s:ingress:IngressController",
-                     "airflow-on-k8s:ingress:CertManager"}
+                     "airflow-on-k8s:ingress:CertManager", "airflow-on-k8s:sso:EntraSsoApp"}
     assert {resource.type for resource in components.values()} == expected
     for resource in stack_run.resources:
         if resource.custom and resource.type not in TOP_LEVEL_CUSTOM_TYPES:
@@ -215,7 +225,7 @@ def test_component_runs_alone_under_the_harness() -> None:
     def build() -> None:
         AirflowRelease("solo", AirflowReleaseArgs(
             chart=ChartInputs(airflow=config.airflow, git=config.git, secret_names=secret_names("airflow"),
-                              service_accounts=service_account_names("airflow"),
+                              service_accounts=service_account_names("airflow", 2),
                               image=ImageSettings(repository="example.azurecr.io/airflow", tag="2.10.3-abc")),
             metadata_connection=pulumi.Output.secret("x" * 20)))
 

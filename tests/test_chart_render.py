@@ -1,10 +1,10 @@
 """The real Airflow chart rendered offline (tests/chart_render.py), and what the rendered objects
 say about the program's values.
 
-Chart 1.16.0 (the version the program pins) gets the Helm values of both committed stacks, taken
-from the program run under mocks. Chart 1.19.0 gets a small Airflow 3 values set, because the
-program does not build Airflow 3 values yet. Every test here skips with the reason when
-../shared/airflow-chart is absent.
+Every supported (chart, Airflow) pair gets the Helm values of both committed stacks, each stack
+run under mocks with that pair's two config values: the values a stack would have on either line.
+A small hand-written Airflow 3 values set checks the chart itself. Every test here skips with
+the reason when ../shared/airflow-chart is absent.
 """
 
 import ast
@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import helm_python
 import pytest
 
+from airflow_on_k8s.config import SUPPORTED_PAIRS
 from tests.chart_render import (
     K8sObject,
     airflow_cfg,
@@ -46,7 +47,8 @@ from tests.chart_render import (
     webserver_config,
 )
 from tests.harness import GITHUB_KNOWN_HOSTS, SECRET_TYPE, airflow_release, helm_values, plain, secret_data
-from tools.offline import ProgramRun
+from tools.offline import ProgramRun, run_program
+from tools.plan import load_stack_inputs
 
 NETWORK_POLICY_TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 INGRESS_TYPE = "kubernetes:networking.k8s.io/v1:Ingress"
@@ -93,13 +95,34 @@ class ProgramRender:
     objects: list[K8sObject]
 
 
-@pytest.fixture(scope="module")
-def program_render(stack_run: ProgramRun) -> ProgramRender:
-    release = airflow_release(stack_run)
+    @property
+    def airflow3(self) -> bool:
+        return not str(self.values["airflowVersion"]).startswith("2.")
+
+    @property
+    def ui(self) -> str:
+        """The UI's component label and container name."""
+        return "api-server" if self.airflow3 else "webserver"
+
+
+# role in the `serviceAccounts` output -> the chart's `component` label
+ROLE_COMPONENTS = {"worker": "worker", "scheduler": "scheduler", "triggerer": "triggerer", "webserver": "webserver",
+                   "apiServer": "api-server", "dagProcessor": "dag-processor"}
+PAIRS = [(stack, chart) for stack in ("dev", "prod") for chart in SUPPORTED_PAIRS]
+
+
+@pytest.fixture(scope="module", params=PAIRS, ids=[f"{stack}-chart-{chart}" for stack, chart in PAIRS])
+def program_render(request: pytest.FixtureRequest) -> ProgramRender:
+    stack, chart = request.param
+    require_chart(chart)
+    inputs = load_stack_inputs(stack)
+    config = {**inputs.config, "chartVersion": chart, "airflowVersion": SUPPORTED_PAIRS[chart]}
+    run = run_program(stack, config, inputs.secret_keys)
+    release = airflow_release(run)
     version, name, namespace = (release.inputs[key] for key in ("version", "name", "namespace"))
-    values = helm_values(stack_run)
+    values = helm_values(run)
     objects = render_chart(version, values, release=name, namespace=namespace)
-    return ProgramRender(stack_run, values, version, name, namespace, objects)
+    return ProgramRender(run, values, version, name, namespace, objects)
 
 
 @pytest.fixture(scope="module")
@@ -283,10 +306,12 @@ def test_the_chart_renders_no_secret_holding_a_credential(program_render: Progra
 
 def test_the_credential_check_catches_a_chart_generated_key(program_render: ProgramRender) -> None:
     """Guards the test above: without the name of the program's Secret, the chart makes its own."""
-    values = {key: value for key, value in program_render.values.items() if key != "webserverSecretKeySecretName"}
+    value, secret = (("jwtSecretName", "jwt-secret") if program_render.airflow3 else
+                     ("webserverSecretKeySecretName", "webserver-secret-key"))
+    values = {key: item for key, item in program_render.values.items() if key != value}
     objects = render_chart(program_render.version, values, release=program_render.release,
                            namespace=program_render.namespace)
-    assert credential_secrets(objects) == [f"Secret/{program_render.release}-webserver-secret-key:webserver-secret-key"]
+    assert credential_secrets(objects) == [f"Secret/{program_render.release}-{secret}:{secret}"]
 
 
 def test_no_secret_value_of_the_program_reaches_the_chart(program_render: ProgramRender) -> None:
@@ -376,7 +401,8 @@ def test_task_pods_run_the_program_image_with_the_worker_resources(program_rende
     template = task_pod_template(program_render.objects)
     assert template is not None
     image = values["images"]["airflow"]
-    assert task_image(program_render.objects) == f"{image['repository']}:{image['tag']}"
+    # The built image's digest rides in the tag (test_pod_security.py checks it everywhere).
+    assert task_image(program_render.objects) == f"{image['repository']}:{image['tag']}@{image['digest']}"
     base = _container(template["spec"], "base")
     assert base["resources"] == values["workers"]["resources"]
     assert base["resources"]["limits"]["memory"]
@@ -385,10 +411,25 @@ def test_task_pods_run_the_program_image_with_the_worker_resources(program_rende
 def test_rendered_service_accounts_are_the_exported_ones(program_render: ProgramRender) -> None:
     exported: dict[str, str] = plain(program_render.run.outputs["serviceAccounts"])
     rendered = {obj["metadata"]["name"] for obj in of_kind(program_render.objects, "ServiceAccount")}
-    for component, name in exported.items():
-        assert name in rendered, f"{component}: the chart renders no ServiceAccount {name}"
-        assert _component_spec(program_render.objects, component)["serviceAccountName"] == name, component
-    assert {"scheduler", "webserver", "triggerer", "worker"} <= set(exported)
+    for role, name in exported.items():
+        assert name in rendered, f"{role}: the chart renders no ServiceAccount {name}"
+        assert _component_spec(program_render.objects, ROLE_COMPONENTS[role])["serviceAccountName"] == name, role
+    components = {labels["component"] for labels in pod_labels(program_render.objects).values()}
+    # Every long-lived Airflow component runs as a ServiceAccount the program named.
+    assert components - {"statsd", "run-airflow-migrations"} == {ROLE_COMPONENTS[role] for role in exported}
+
+
+def test_vault_and_federation_bind_the_rendered_service_accounts(program_render: ProgramRender) -> None:
+    run = program_render.run
+    rendered = {obj["metadata"]["name"] for obj in of_kind(program_render.objects, "ServiceAccount")}
+    [role] = [plain(r.inputs) for r in run.of_type("vault:kubernetes/authBackendRole:AuthBackendRole")]
+    assert set(role["boundServiceAccountNames"]) <= rendered
+    subjects = {plain(r.inputs)["subject"].rsplit(":", 1)[1]
+                for r in run.of_type("azure-native:managedidentity:FederatedIdentityCredential")}
+    assert subjects and subjects <= rendered
+    readers = {"worker", "scheduler", "triggerer"} | ({"api-server", "dag-processor"} if program_render.airflow3
+                                                      else set())
+    assert {f"{program_render.release}-{component}" for component in readers} <= set(role["boundServiceAccountNames"])
 
 
 def test_every_pod_carries_the_labels_the_network_policies_select_on(program_render: ProgramRender) -> None:
@@ -460,20 +501,28 @@ def test_the_ingress_routes_to_a_rendered_service_port(program_render: ProgramRe
         assert any(port["port"] == wanted.get("number") or port.get("name") == wanted.get("name") for port in ports)
 
 
-def test_the_webserver_mounts_the_program_webserver_config(program_render: ProgramRender) -> None:
-    text = webserver_config(program_render.objects)
+def test_the_ui_mounts_the_program_webserver_config(program_render: ProgramRender) -> None:
+    """The webserver (Airflow 2) or api-server (Airflow 3) mounts the SSO config the program wrote."""
+    text = webserver_config(program_render.objects, component=program_render.ui)
     assert text is not None
     assert "{{" not in text
-    expected = program_render.values["webserver"]["webserverConfig"]
+    expected = (program_render.values["apiServer"]["apiServerConfig"] if program_render.airflow3
+                else program_render.values["webserver"]["webserverConfig"])
     # Helm's `tpl` resolves the program's escapes; the chart's `|-` block drops the final newline.
     assert text == expected.replace('{{ "}}" }}', "}}").replace('{{ "{{" }}', "{{").rstrip("\n")
     tree = ast.parse(text, filename="webserver_config.py")
     needed = {str(node.slice.value) for node in ast.walk(tree)
               if isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ"
               and isinstance(node.slice, ast.Constant)}
+    needed |= {str(node.args[0].value) for node in ast.walk(tree)
+               if isinstance(node, ast.Call) and ast.unparse(node.func) == "os.environ.get"
+               and node.args and isinstance(node.args[0], ast.Constant)}
     assert needed, "the SSO config reads its client secret from the environment"
-    webserver = _container(_component_spec(program_render.objects, "webserver"), "webserver")
-    assert needed <= set(_env(webserver)), f"webserver_config.py reads {sorted(needed - set(_env(webserver)))}"
+    ui = _container(_component_spec(program_render.objects, program_render.ui), program_render.ui)
+    assert needed <= set(_env(ui)), f"webserver_config.py reads {sorted(needed - set(_env(ui)))}"
+    literals = [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    secrets = [value for data in secret_data(program_render.run).values() for value in data.values() if value]
+    assert not [literal for literal in literals if literal in secrets], "a secret value is written in the file"
 
 
 def test_the_remote_log_connection_reaches_the_pods_that_use_it(program_render: ProgramRender) -> None:
@@ -482,7 +531,7 @@ def test_the_remote_log_connection_reaches_the_pods_that_use_it(program_render: 
     logging = airflow_cfg(program_render.objects)["logging"]
     assert logging.get("remote_logging") == "True"
     variable = f"AIRFLOW_CONN_{logging['remote_log_conn_id'].upper()}"
-    for component, container in (("worker", "base"), ("webserver", "webserver")):
+    for component, container in (("worker", "base"), (program_render.ui, program_render.ui)):
         env = _env(_container(_component_spec(program_render.objects, component), container))
         assert variable in env, f"{component} lacks {variable}"
 
@@ -542,3 +591,66 @@ def test_airflow3_api_server_mounts_webserver_config_only_when_given(airflow3_ob
     objects = render_chart(AIRFLOW3_CHART, {**AIRFLOW3_VALUES, "apiServer": {"apiServerConfig": config}},
                            release="airflow", namespace="airflow")
     assert webserver_config(objects, component="api-server") == config.rstrip("\n")
+
+
+# --- every flow a rendered pod needs is allowed ----------------------------------------------------
+
+# (component, destination, port) each Airflow line needs, from the chart's templates and Airflow's
+# docs (AIRFLOW3.md section 3.2 for Airflow 3): "db", "git", "kube-api" are addresses outside the
+# namespace; any other destination is a component label in it.
+NEEDED_FLOWS = {
+    2: [*((c, "db", 5432) for c in ("scheduler", "webserver", "triggerer", "worker", "run-airflow-migrations")),
+        *((c, "git", 22) for c in ("scheduler", "triggerer", "worker")),
+        ("scheduler", "kube-api", 443), ("webserver", "kube-api", 443),
+        ("webserver", "worker", 8793), ("webserver", "triggerer", 8794)],
+    3: [*((c, "db", 5432) for c in ("scheduler", "api-server", "triggerer", "dag-processor",
+                                     "run-airflow-migrations")),
+        *((c, "git", 22) for c in ("dag-processor", "triggerer", "worker")),
+        ("scheduler", "kube-api", 443), ("api-server", "kube-api", 443),
+        # The execution API: every Airflow 3 task starts, heartbeats and ends through it.
+        ("worker", "api-server", 8080),
+        ("api-server", "worker", 8793), ("api-server", "triggerer", 8794)],
+}
+# Flows Airflow 3 no longer needs, and a default-deny namespace must not open.
+UNNEEDED_FLOWS = {2: [], 3: [("worker", "db", 5432), ("scheduler", "git", 22)]}
+
+
+def _labels_of(render: ProgramRender, component: str) -> Mapping[str, str]:
+    matches = [labels for labels in pod_labels(render.objects).values() if labels.get("component") == component]
+    assert matches, f"the chart renders no {component} pod"
+    return matches[0]
+
+
+def _allows(render: ProgramRender, source: str, destination: str, port: int) -> bool:
+    """Whether some egress rule of a policy selecting `source` lets it reach `destination` on `port`
+    (and, for a pod in the namespace, some ingress rule of a policy selecting it admits `source`)."""
+    policies = _program_network_policies(render).values()
+    source_labels = _labels_of(render, source)
+
+    def port_open(rule: Mapping[str, Any]) -> bool:
+        return not rule.get("ports") or any(p.get("port") == port for p in rule["ports"])
+
+    def egress_ok(peer_ok: Any) -> bool:
+        return any(selector_matches(spec["podSelector"], source_labels) and "Egress" in spec["policyTypes"]
+                   and any(port_open(rule) and any(peer_ok(peer) for peer in rule.get("to") or [])
+                           for rule in spec.get("egress") or [])
+                   for spec in policies)
+
+    if destination in ("db", "git", "kube-api"):
+        return egress_ok(lambda peer: "ipBlock" in peer)
+    target = _labels_of(render, destination)
+    admitted = any(selector_matches(spec["podSelector"], target) and "Ingress" in spec["policyTypes"]
+                   and any(port_open(rule) and any("podSelector" in peer and selector_matches(peer["podSelector"],
+                                                                                              source_labels)
+                                                   for peer in rule.get("from") or [])
+                           for rule in spec.get("ingress") or [])
+                   for spec in policies)
+    return admitted and egress_ok(lambda peer: "podSelector" in peer and selector_matches(peer["podSelector"], target))
+
+
+def test_every_rendered_pod_may_make_the_flows_it_needs(program_render: ProgramRender) -> None:
+    line = 3 if program_render.airflow3 else 2
+    for source, destination, port in NEEDED_FLOWS[line]:
+        assert _allows(program_render, source, destination, port), f"{source} -> {destination}:{port} is denied"
+    for source, destination, port in UNNEEDED_FLOWS[line]:
+        assert not _allows(program_render, source, destination, port), f"{source} -> {destination}:{port} is open"

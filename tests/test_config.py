@@ -118,8 +118,10 @@ BAD_CONFIG = [
     ("airflowImageTag", "", "not empty"),
     ("airflowImageTag", "2.9.0-python3.11", "begins with airflowVersion"),
     ("airflowImageRepository", "apache/airflow:2.10.3", "without tag or digest"),
-    ("airflowVersion", "3.0.2", "Airflow 2 version"),
-    ("airflowVersion", "2.7.3", "2.8.0 or newer with imageSource build"),
+    ("airflowVersion", "3.0.2", "2.10.3 with chartVersion 1.16.0 (supported pairs: chart 1.16.0 with Airflow "
+     "2.10.3, chart 1.19.0 with Airflow 3.3.2)"),
+    ("airflowVersion", "2.7.3", "2.10.3 with chartVersion 1.16.0"),
+    ("chartVersion", "1.18.0", "a supported chart line: chart 1.16.0 with Airflow 2.10.3"),
     # quantities Kubernetes would reject
     ("workerMemoryRequest", "1GB", "Kubernetes quantity"),
     ("workerMemoryLimit", "4000m", "milli-bytes"),

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from airflow_on_k8s.config import StackConfig, parse_stack_config
-from airflow_on_k8s.helm_values import ChartInputs, ImageSettings, airflow2_values
+from airflow_on_k8s.helm_values import ChartInputs, ImageSettings, chart_values
 from airflow_on_k8s.naming import secret_names, service_account_names
 from tests.harness import (
     METADATA_CONNECTION,
@@ -18,6 +18,7 @@ from tests.harness import (
     chart_file,
     helm_values,
     minimal_config,
+    ui_section,
 )
 from tools.offline import ProgramRun
 
@@ -105,18 +106,23 @@ def test_airflow_cfg_values_are_strings(stack_run: ProgramRun) -> None:
 def test_jobs_run_without_helm_hooks(stack_run: ProgramRun) -> None:
     values = helm_values(stack_run)
     for job in ("migrateDatabaseJob", "createUserJob"):
-        assert values[job] == {"useHelmHooks": False, "applyCustomEnv": False}
+        assert values[job]["useHelmHooks"] is False and values[job]["applyCustomEnv"] is False
 
 
 def test_no_default_admin_user(stack_run: ProgramRun) -> None:
-    assert helm_values(stack_run)["webserver"]["defaultUser"]["enabled"] is False
+    values = helm_values(stack_run)
+    if ui_section(values) == "webserver":
+        assert values["webserver"]["defaultUser"]["enabled"] is False
+    else:
+        # Chart 1.19 ignores webserver.defaultUser; only this turns the create-user Job off.
+        assert values["createUserJob"]["enabled"] is False
 
 
 @pytest.mark.parametrize(("stack", "replicas"), [("prod", (2, 2, 1)), ("dev", (1, 1, 1))])
 def test_replicas_and_worker_resources(stack: str, replicas: tuple[int, int, int],
                                        prod_run: ProgramRun, dev_run: ProgramRun) -> None:
     values = helm_values(prod_run if stack == "prod" else dev_run)
-    assert (values["scheduler"]["replicas"], values["webserver"]["replicas"],
+    assert (values["scheduler"]["replicas"], values[ui_section(values)]["replicas"],
             values["triggerer"]["replicas"]) == replicas
     resources = values["workers"]["resources"]
     assert set(resources) == {"requests", "limits"}
@@ -126,8 +132,9 @@ def test_replicas_and_worker_resources(stack: str, replicas: tuple[int, int, int
 def _values(config: StackConfig, image: ImageSettings) -> dict[str, Any]:
     """The values of a release with nothing but the config's Airflow and Git settings."""
     release = config.airflow.release_name
-    return airflow2_values(ChartInputs(airflow=config.airflow, git=config.git, secret_names=secret_names(release),
-                                       service_accounts=service_account_names(release), image=image))
+    return chart_values(ChartInputs(airflow=config.airflow, git=config.git, secret_names=secret_names(release),
+                                    service_accounts=service_account_names(release, config.airflow.airflow_major),
+                                    image=image))
 
 
 def test_values_hold_only_secret_names() -> None:

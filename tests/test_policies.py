@@ -46,12 +46,19 @@ def airflow_release(values: dict[str, Any], **props: Any) -> dict[str, Any]:
 
 INGRESS_TYPE = "kubernetes:networking.k8s.io/v1:Ingress"
 CLUSTER_TYPE = "azure-native:containerservice:ManagedCluster"
+SSO_PASSWORD_TYPE = "azuread:index/applicationPassword:ApplicationPassword"
 VAULT_ROLE_TYPE = "vault:kubernetes/authBackendRole:AuthBackendRole"
 VAULT_POLICY_TYPE = "vault:index/policy:Policy"
 GOOD_VAULT_ROLE: dict[str, Any] = {
     "roleName": "airflow", "boundServiceAccountNames": ["airflow-worker", "airflow-scheduler"],
     "boundServiceAccountNamespaces": ["airflow"], "tokenTtl": 3600, "tokenMaxTtl": 3600,
 }
+
+# The restricted Pod Security Standard and a size, as the program writes them (airflow_on_k8s/helm_values.py).
+RESTRICTED_POD = {"runAsUser": 50000, "fsGroup": 0, "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                        "readOnlyRootFilesystem": True}
+SIZE = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 
 GOOD_AIRFLOW_VALUES: dict[str, Any] = {
     "executor": "KubernetesExecutor",
@@ -65,7 +72,13 @@ GOOD_AIRFLOW_VALUES: dict[str, Any] = {
     "createUserJob": {"useHelmHooks": False, "applyCustomEnv": False},
     "workers": {"resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}},
     "config": {"logging": {"remote_logging": "True"}},
+    "securityContexts": {"pod": RESTRICTED_POD, "containers": RESTRICTED_CONTAINER},
+    "statsd": {"securityContexts": {"pod": {**RESTRICTED_POD, "runAsUser": 65534}}, "resources": SIZE},
+    "scheduler": {"resources": SIZE, "logGroomerSidecar": {"resources": SIZE}},
+    "webserver": {"resources": SIZE},
+    "triggerer": {"resources": SIZE, "logGroomerSidecar": {"resources": SIZE}},
 }
+GOOD_AIRFLOW_VALUES["migrateDatabaseJob"]["resources"] = SIZE
 
 
 def webserver_config(source: str) -> dict[str, Any]:
@@ -108,6 +121,12 @@ FAILING_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("image-tags-pinned", "kubernetes:batch/v1:CronJob",
      {"spec": {"jobTemplate": {"spec": {"template": {"spec": {
          "containers": [{"name": "job", "image": "python:3.11"}]}}}}}}),
+    # The digest in a tag (images.pod_template has no digest field) is checked like a digest.
+    ("image-tags-pinned", RELEASE_TYPE, airflow_release(with_values(
+        images__pod_template={"repository": "apache/airflow", "tag": "2.10.3-python3.11@sha256:abc"}))),
+    ("image-tags-pinned", RELEASE_TYPE, airflow_release(with_values(images__airflow__digest="latest"))),
+    ("airflow-chart-compatible", RELEASE_TYPE, airflow_release(with_values(airflowVersion="3.3.2"))),
+    ("airflow-chart-compatible", RELEASE_TYPE, airflow_release(GOOD_AIRFLOW_VALUES, version="1.18.0")),
     ("airflow-kubernetes-executor", RELEASE_TYPE, airflow_release(with_values(executor="CeleryExecutor"))),
     ("airflow-kubernetes-executor", RELEASE_TYPE, airflow_release(with_values(executor=None))),
     ("airflow-keys-pre-created", RELEASE_TYPE, airflow_release(with_values(data__metadataSecretName=None))),
@@ -218,7 +237,26 @@ FAILING_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("task-pods-have-limits", RELEASE_TYPE,
      airflow_release(with_values(workers={"resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}))),
     ("remote-logging-required", RELEASE_TYPE, airflow_release(with_values(config={}))),
+    ("pods-restricted", RELEASE_TYPE, airflow_release(with_values(securityContexts=None))),
+    ("pods-restricted", RELEASE_TYPE, airflow_release(with_values(statsd__securityContexts__container={
+        "privileged": True}))),
+    ("pods-restricted", RELEASE_TYPE, airflow_release(with_values(dags={"gitSync": {
+        "enabled": True, "securityContexts": {"container": {**RESTRICTED_CONTAINER, "runAsUser": 0}}}}))),
+    ("pods-restricted", RELEASE_TYPE, airflow_release(with_values(scheduler__extraVolumes=[
+        {"name": "docker", "hostPath": {"path": "/var/run/docker.sock"}}]))),
+    # Chart 1.19 reads the task pods' context from workers.kubernetes first.
+    ("pods-restricted", RELEASE_TYPE, airflow_release(with_values(
+        airflowVersion="3.3.2", apiServer={"resources": SIZE}, dagProcessor={"resources": SIZE},
+        workers__kubernetes__securityContexts__container={"capabilities": {"drop": ["ALL"]}}), version="1.19.0")),
+    ("control-plane-resources", RELEASE_TYPE, airflow_release(with_values(statsd__resources=None))),
+    ("control-plane-resources", RELEASE_TYPE, airflow_release(with_values(
+        scheduler__logGroomerSidecar__resources={"requests": {"cpu": "10m", "memory": "32Mi"}}))),
+    # On Airflow 3 the dag-processor runs whether or not the values mention it.
+    ("control-plane-resources", RELEASE_TYPE, airflow_release(with_values(
+        airflowVersion="3.3.2", apiServer={"resources": SIZE}), version="1.19.0")),
     ("aks-version-supported", CLUSTER_TYPE, {"kubernetesVersion": "1.32"}),
+    ("sso-secret-expiry", SSO_PASSWORD_TYPE, {"endDate": "2026-01-31T00:00:00Z"}),
+    ("sso-secret-expiry", SSO_PASSWORD_TYPE, {"displayName": "no end date"}),
     ("aks-spot-pool-scales-to-zero", CLUSTER_TYPE, {"agentPoolProfiles": [
         {"name": "tasks", "scaleSetPriority": "Spot", "enableAutoScaling": True, "minCount": 2}]}),
     ("aks-spot-pool-scales-to-zero", CLUSTER_TYPE, {"agentPoolProfiles": [
@@ -295,6 +333,21 @@ PASSING_CASES: list[tuple[str, str, dict[str, Any]]] = [
         "import os\nCLIENT_SECRET_ENV = 'AIRFLOW_SSO_CLIENT_SECRET'\nclient_secret = os.environ[CLIENT_SECRET_ENV]")),
     ("oidc-no-inline-secret", "kubernetes:core/v1:ConfigMap",
      {"data": {"airflow.cfg": "[webserver]\nbase_url = https://airflow.example.com\n"}}),
+    ("image-tags-pinned", RELEASE_TYPE, airflow_release(with_values(
+        images__airflow__digest=DIGEST, images__airflow__tag="latest",
+        images__pod_template={"repository": "apache/airflow", "tag": f"2.10.3-python3.11@{DIGEST}"}))),
+    ("pods-restricted", RELEASE_TYPE, airflow_release(with_values(
+        dags={"gitSync": {"enabled": True, "securityContexts": {"container": {**RESTRICTED_CONTAINER,
+                                                                               "runAsUser": 65533}}}},
+        volumes=[{"name": "tmp", "emptyDir": {}}],
+        scheduler__extraVolumes=[{"name": "c", "configMap": {"name": "c"}}]))),
+    ("pods-restricted", RELEASE_TYPE, airflow_release(with_values(
+        airflowVersion="3.3.2", webserver=None, apiServer={"resources": SIZE}), version="1.19.0")),
+    ("control-plane-resources", RELEASE_TYPE, airflow_release(with_values(
+        statsd={"enabled": False}, scheduler__logGroomerSidecar={"enabled": False}))),
+    ("control-plane-resources", RELEASE_TYPE, airflow_release(with_values(
+        airflowVersion="3.3.2", webserver=None, apiServer={"resources": SIZE}, dagProcessor={
+            "resources": SIZE, "logGroomerSidecar": {"resources": SIZE}}), version="1.19.0")),
     ("remote-logging-required", RELEASE_TYPE,
      airflow_release(with_values(config={"kubernetes_executor": {"delete_worker_pods": "False"}}))),
     ("remote-logging-required", RELEASE_TYPE,
@@ -315,7 +368,7 @@ def test_rule_passes_a_compliant_resource(rule: str, resource_type: str, inputs:
 def test_every_rule_has_a_failing_case() -> None:
     assert {rule.name for rule in RULES} - {case[0] for case in FAILING_CASES} == {
         "image-registry-allowed", "postgres-tls-required", "namespace-default-deny",  # stack rules: below
-        "aks-version-expiring"}  # depends on the date: tests/test_first_up.py
+        "aks-version-expiring", "sso-secret-expiring"}  # depend on the date: their mutations below
 
 
 POSTGRES_SERVER_PROPS = {"name": "pg1", "backup": {"backupRetentionDays": 14},
@@ -455,9 +508,10 @@ METADATA_SECRET = ("kubernetes:core/v1:Secret", "airflow-metadata-connection")
 DEFAULT_DENY = ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "network-airflow-default-deny")
 RELEASE = (RELEASE_TYPE, "airflow-release")
 SPOT_POOL = ("azure-native:containerservice:AgentPool", "aks-tasks")
+SSO_PASSWORD = (SSO_PASSWORD_TYPE, "sso-secret-2027-06-30")
 Where = tuple[str, str | None]
 READ = 'capabilities = ["read"]'
-ENV_SECRET = "os.environ['AIRFLOW_SSO_CLIENT_SECRET']"
+ENV_SECRET = "os.environ.get('AIRFLOW_SSO_CLIENT_SECRET')"
 
 
 @dataclass(frozen=True)
@@ -474,9 +528,14 @@ class ProdMutation:
 MUTATIONS: list[ProdMutation] = [
     ProdMutation("airflow-no-bundled-postgres", RELEASE, _set_values("postgresql.enabled", True)),
     ProdMutation("helm-chart-version-pinned", RELEASE, _set_prop("version", "~1.16")),
-    ProdMutation("image-tags-pinned", RELEASE, _set_values("images.airflow.tag", "latest")),
+    # The digest pins the image whatever the tag says: a moving tag counts only without it.
+    ProdMutation("image-tags-pinned", RELEASE, _edit_values(
+        "images.airflow", lambda image: {**image, "tag": "latest", "digest": None})),
+    ProdMutation("image-tags-pinned", RELEASE, _set_values("images.airflow.digest", "sha256:1234")),
+    ProdMutation("image-tags-pinned", RELEASE, _set_values("images.pod_template.tag", "latest")),
     ProdMutation("image-registry-allowed", RELEASE, _set_values("images.airflow.repository", "ghcr.io/acme/airflow"),
                  level="advisory"),
+    ProdMutation("airflow-chart-compatible", RELEASE, _set_values("airflowVersion", "3.3.2")),
     ProdMutation("airflow-kubernetes-executor", RELEASE, _set_values("executor", "CeleryExecutor")),
     ProdMutation("airflow-keys-pre-created", RELEASE, _delete_value("fernetKeySecretName")),
     ProdMutation("no-plaintext-secrets-in-values", RELEASE,
@@ -523,6 +582,16 @@ MUTATIONS: list[ProdMutation] = [
                  _edit_values("webserver.webserverConfig", _replace("OAUTH_PROVIDERS = [", "OAUTH_PROVIDERS = "))),
     ProdMutation("task-pods-have-limits", RELEASE, _set_values("workers.resources", {"requests": {"cpu": "1"}})),
     ProdMutation("remote-logging-required", RELEASE, _set_values("config.logging.remote_logging", "False")),
+    ProdMutation("pods-restricted", RELEASE,
+                 _set_values("statsd.securityContexts.container.allowPrivilegeEscalation", True)),
+    ProdMutation("pods-restricted", RELEASE, _set_values("dags.gitSync.securityContexts.container.runAsUser", 0)),
+    ProdMutation("pods-restricted", RELEASE,
+                 _set_values("workers.securityContexts.container.capabilities", {"add": ["SYS_ADMIN"]})),
+    ProdMutation("pods-restricted", RELEASE, _edit_values(
+        "securityContexts", lambda contexts: {"pod": {"runAsUser": 50000, "fsGroup": 0}})),
+    ProdMutation("control-plane-resources", RELEASE, _set_values("statsd.resources", {})),
+    ProdMutation("control-plane-resources", RELEASE, _set_values("dags.gitSync.resources.limits", {"cpu": "1"})),
+    ProdMutation("control-plane-resources", RELEASE, _set_values("scheduler.logGroomerSidecar.resources", {})),
     ProdMutation("aks-spot-pool-scales-to-zero", SPOT_POOL, _set_prop("minCount", 2), level="advisory"),
     ProdMutation("aks-spot-pool-scales-to-zero", SPOT_POOL, _set_prop("enableAutoScaling", False), level="advisory"),
     ProdMutation("aks-version-supported", (CLUSTER_TYPE, None), _set_prop("kubernetesVersion", "1.32")),
@@ -530,6 +599,10 @@ MUTATIONS: list[ProdMutation] = [
     # Judged on a fixed day, so the case does not depend on when the tests run.
     ProdMutation("aks-version-expiring", (CLUSTER_TYPE, None), _set_prop("kubernetesVersion", "1.35"),
                  level="advisory", pack_config={"aks-version-expiring": {"asOf": "2027-01-15"}}),
+    ProdMutation("sso-secret-expiry", SSO_PASSWORD, _set_prop("endDate", "2026-11-01T00:00:00Z")),
+    # Judged on a fixed day, so the case does not depend on when the tests run.
+    ProdMutation("sso-secret-expiring", SSO_PASSWORD, _set_prop("endDate", "2027-01-10T00:00:00Z"),
+                 level="advisory", pack_config={"sso-secret-expiring": {"asOf": "2026-12-20"}}),
 ]
 
 

@@ -30,10 +30,10 @@ AUTH_CONFIG = "vault:kubernetes/authBackendConfig:AuthBackendConfig"
 KV_SECRET = "vault:kv/secretV2:SecretV2"
 MOUNT = "vault:index/mount:Mount"
 
-# VaultBackend.__init__ of apache-airflow-providers-hashicorp==3.8.0 (the version image/requirements.txt
-# pins), read from airflow/providers/hashicorp/secrets/vault.py in its wheel. The package needs
-# apache-airflow itself, too heavy to install for the tests, so the list is pinned here. Anything
-# else goes through **kwargs to hvac.Client, where `namespace` is a documented parameter.
+# VaultBackend.__init__ of apache-airflow-providers-hashicorp==3.8.0 (the version the Airflow 2 line,
+# image/requirements/airflow-2.txt, pins), read from airflow/providers/hashicorp/secrets/vault.py
+# in its wheel. The package needs apache-airflow itself, too heavy to install for the tests, so the
+# list is pinned here. Anything else goes through **kwargs to hvac.Client, where `namespace` is a documented parameter.
 VAULT_BACKEND_PARAMETERS = frozenset({
     "connections_path", "variables_path", "config_path", "url", "auth_type", "auth_mount_point",
     "mount_point", "kv_engine_version", "token", "token_path", "username", "password", "key_id", "secret_id",
@@ -85,7 +85,11 @@ def test_policy_reads_only_the_two_folders() -> None:
 def test_role_binds_exactly_the_chart_service_accounts(stack_run: ProgramRun) -> None:
     role = plain(stack_run.one(ROLE).inputs)
     accounts = stack_run.outputs["serviceAccounts"]
-    assert role["boundServiceAccountNames"] == [accounts["worker"], accounts["scheduler"], accounts["triggerer"]]
+    expected = [accounts["worker"], accounts["scheduler"], accounts["triggerer"]]
+    if "apiServer" in accounts:
+        # Airflow 3: the api-server answers the tasks' fallback lookups, the dag-processor runs top-level code.
+        expected += [accounts["apiServer"], accounts["dagProcessor"]]
+    assert role["boundServiceAccountNames"] == expected
     assert role["boundServiceAccountNamespaces"] == [stack_run.outputs["namespace"]]
     assert role["tokenTtl"] == 3600 and role["tokenMaxTtl"] == 3600
     assert role["tokenPolicies"] == [plain(stack_run.one(POLICY).inputs)["name"]]
@@ -169,8 +173,8 @@ def test_seeds_must_be_a_json_object_and_need_vault() -> None:
                            secret_keys=MINIMAL_SECRET_KEYS | {"vaultSeedVariables"})
 
 
-def test_unbound_webserver_stays_off_vault(stack_run: ProgramRun) -> None:
-    env = helm_values(stack_run)["webserver"]["env"]
+def test_unbound_webserver_stays_off_vault(prod_run: ProgramRun) -> None:
+    env = helm_values(prod_run)["webserver"]["env"]
     assert {"name": "AIRFLOW__SECRETS__BACKEND", "value": ""} in env
     assert any(entry["name"] == "AIRFLOW_SSO_CLIENT_SECRET" for entry in env)  # merged, not replaced
     bound = run_config(minimal_config(**VAULT, vaultBindWebserver="true"))

@@ -18,6 +18,7 @@ from airflow_on_k8s.network import (
     network_policy_specs,
 )
 from airflow_on_k8s.sso import CLIENT_SECRET_ENV, helm_tpl_escape, render_webserver_config, scopes
+from tests.fab_user_info import airflow_fab_stand_in
 from tests.harness import (
     MINIMAL_SECRET_KEYS,
     assert_one_line_config_error,
@@ -27,6 +28,7 @@ from tests.harness import (
     plain,
     run_config,
     secret_data,
+    ui_section,
 )
 from tools.offline import OfflineEngine, ProgramRun
 
@@ -52,13 +54,12 @@ def sso_of(config: StackConfig) -> SsoConfig:
 
 
 def executed(source: str) -> dict[str, Any]:
-    """Run the rendered file with its imports stubbed, as the webserver would load it."""
+    """Run the rendered file as the webserver loads it: real Flask AppBuilder, Airflow's FAB security
+    manager stood in for by FAB's own (tests/fab_user_info.py), and a fake environment."""
     namespace: dict[str, Any] = {}
-    code = compile(source, "webserver_config.py", "exec")
-    stub_source = (source.replace("from flask_appbuilder.security.manager import AUTH_OAUTH", "AUTH_OAUTH = 4")
-                   .replace("import os\n", "", 1))
-    exec(compile(stub_source, "webserver_config.py", "exec"), {"os": _FakeOs()}, namespace)
-    assert code is not None
+    with airflow_fab_stand_in():
+        exec(compile(source.replace("import os\n", "", 1), "webserver_config.py", "exec"), {"os": _FakeOs()},
+             namespace)
     return namespace
 
 
@@ -69,7 +70,7 @@ class _FakeOs:
 @pytest.mark.parametrize("provider", ["azure", "okta"])
 def test_rendered_config_is_python_with_oauth_and_no_secret(provider: str) -> None:
     sso = sso_of(sso_settings(provider))
-    source = render_webserver_config(sso)
+    source = render_webserver_config(sso, sso.client_id or "")
     assert CLIENT_SECRET not in source
     settings = executed(source)
     assert settings["AUTH_TYPE"] == 4 and settings["AUTH_USER_REGISTRATION"] is True
@@ -93,13 +94,14 @@ def test_odd_group_names_map_exactly() -> None:
     mapping = {'a"quote': ["Admin"], "it's": ["Op", "User"], "ünïcødé ✓": ["Viewer"], "back\\slash": "Public",
                "{{ .Values.x }}": ["User"], "line\nbreak": ["Op"]}
     sso = sso_of(sso_settings("okta", mapping))
-    settings = executed(render_webserver_config(sso))
+    settings = executed(render_webserver_config(sso, sso.client_id or ""))
     expected = {group: [roles] if isinstance(roles, str) else roles for group, roles in mapping.items()}
     assert settings["AUTH_ROLES_MAPPING"] == expected
 
 
 def test_helm_escape_survives_tpl() -> None:
-    source = render_webserver_config(sso_of(sso_settings("okta", {"{{ evil }}": ["Admin"]})))
+    sso = sso_of(sso_settings("okta", {"{{ evil }}": ["Admin"]}))
+    source = render_webserver_config(sso, "client-id-1234")
     escaped = helm_tpl_escape(source)
     # What Helm's tpl does with the escaped text: print each quoted delimiter, touch nothing else.
     leftovers = re.sub(r'\{\{ "(\{\{|\}\})" \}\}', "", escaped)
@@ -126,12 +128,13 @@ def test_sso_values_feed_the_secret_through_the_environment() -> None:
                                                        "enable_proxy_fix": "True"}
 
 
-def test_client_secret_can_come_from_vault(prod_run: ProgramRun) -> None:
-    invokes = [args for token, args in prod_run.invokes if token == "vault:kv/getSecretV2:getSecretV2"]
-    assert invokes == [{"mount": "airflow-prod", "name": "sso/airflow-ui"}]
-    [reference] = [entry["valueFrom"]["secretKeyRef"] for entry in helm_values(prod_run)["webserver"]["env"]
+def test_client_secret_can_come_from_vault(dev_run: ProgramRun) -> None:
+    invokes = [args for token, args in dev_run.invokes if token == "vault:kv/getSecretV2:getSecretV2"]
+    assert invokes == [{"mount": "airflow-dev", "name": "sso/airflow-ui"}]
+    values = helm_values(dev_run)
+    [reference] = [entry["valueFrom"]["secretKeyRef"] for entry in values[ui_section(values)]["env"]
                    if "valueFrom" in entry]
-    assert secret_data(prod_run)[reference["name"]][reference["key"]].startswith("offline-vault-placeholder")
+    assert secret_data(dev_run)[reference["name"]][reference["key"]].startswith("offline-vault-placeholder")
 
 
 def test_ingress_is_tls_only_and_the_service_stays_internal(stack_run: ProgramRun) -> None:
@@ -141,8 +144,11 @@ def test_ingress_is_tls_only_and_the_service_stays_internal(stack_run: ProgramRu
     assert ingress["spec"]["tls"] == [{"hosts": [host], "secretName": "airflow-ui-tls"}]
     assert ingress["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt-prod"}
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
-    assert backend == {"name": "airflow-webserver", "port": {"number": AIRFLOW_UI_PORT}}
-    assert helm_values(stack_run)["webserver"]["service"] == {"type": "ClusterIP"}
+    values = helm_values(stack_run)
+    ui = ui_section(values)
+    assert backend == {"name": "airflow-webserver" if ui == "webserver" else "airflow-api-server",
+                       "port": {"number": AIRFLOW_UI_PORT}}
+    assert values[ui]["service"] == {"type": "ClusterIP"}
 
 
 def test_existing_tls_secret_instead_of_cert_manager() -> None:
@@ -166,7 +172,10 @@ def test_namespace_denies_everything_first(stack_run: ProgramRun) -> None:
 
 
 def test_selectors_use_the_chart_pod_labels(stack_run: ProgramRun) -> None:
-    chart_components = {"scheduler", "webserver", "triggerer", "worker", "statsd"}
+    chart_components = ({"scheduler", "webserver", "triggerer", "worker", "statsd"}
+                        if ui_section(helm_values(stack_run)) == "webserver" else
+                        {"scheduler", "api-server", "dag-processor", "triggerer", "worker", "statsd",
+                         "run-airflow-migrations"})
     chart_values = yaml.safe_load(chart_file("1.16.0", "values.yaml").read_text()) \
         if chart_file("1.16.0", "values.yaml").is_file() else None
     for name, spec in _policies(stack_run).items():

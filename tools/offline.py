@@ -5,6 +5,10 @@ where the program can tell the difference: it returns realistic outputs per reso
 marks `additional_secret_outputs` as secret, keeps outputs of resources whose inputs did not
 change when given the previous run's state (as the engine keeps a random key), and refuses
 any invoke it does not know.
+
+Placeholder "random" values (random strings, bytes, passwords, SSH keys) derive from a seed and
+the resource's URN, so two runs with the same inputs record the same values and two plans can be
+diffed; a different seed stands for a fresh stack, where a real engine would draw new keys.
 """
 
 import asyncio
@@ -12,9 +16,7 @@ import base64
 import copy
 import hashlib
 import json
-import os
 import runpy
-import secrets
 import sys
 import threading
 import uuid
@@ -84,14 +86,23 @@ def _fingerprint(inputs: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _random_text(length: int) -> str:
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+# The seed of the offline plan: fixed, so the same inputs give the same plan, byte for byte.
+DEFAULT_SEED = "airflow-on-k8s-offline"
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
-def _placeholder_ed25519() -> tuple[str, str]:
+def _stable_bytes(seed: str, urn: str, length: int) -> bytes:
+    """Placeholder randomness: unpredictable-looking, but a function of the seed and the URN."""
+    return hashlib.shake_256(f"{seed}\0{urn}".encode()).digest(length)
+
+
+def _random_text(seed: str, urn: str, length: int) -> str:
+    return "".join(_ALPHABET[byte % len(_ALPHABET)] for byte in _stable_bytes(seed, urn, length))
+
+
+def _placeholder_ed25519(seed: str, urn: str) -> tuple[str, str]:
     """An OpenSSH-shaped key pair; offline, nobody connects with it."""
-    body = base64.b64encode(b"openssh-key-v1\x00" + os.urandom(200)).decode()
+    body = base64.b64encode(b"openssh-key-v1\x00" + _stable_bytes(seed, urn, 200)).decode()
     private = f"-----BEGIN OPENSSH PRIVATE KEY-----\n{body}\n-----END OPENSSH PRIVATE KEY-----\n"
     return private, _public_key_for(private)
 
@@ -162,24 +173,33 @@ def _azure_outputs(type_token: str, name: str, inputs: dict[str, Any]) -> dict[s
     return outputs
 
 
-def _simulated_outputs(type_token: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+def _simulated_outputs(type_token: str, name: str, inputs: dict[str, Any], *, seed: str, urn: str
+                       ) -> dict[str, Any]:
     """Outputs a provider would compute, for the types this program creates."""
     outputs = copy.deepcopy(inputs)
     if type_token.startswith("azure-native:"):
         outputs.update(_azure_outputs(type_token, name, inputs))
+    elif type_token == "azuread:index/application:Application":
+        object_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"application/{name}"))
+        outputs.update(id=f"/applications/{object_id}", objectId=object_id,
+                       clientId=str(uuid.uuid5(uuid.NAMESPACE_URL, f"application-client/{name}")))
+    elif type_token == "azuread:index/servicePrincipal:ServicePrincipal":
+        outputs["objectId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"service-principal/{name}"))
+    elif type_token == "azuread:index/applicationPassword:ApplicationPassword":
+        outputs.update(keyId=str(uuid.uuid5(uuid.NAMESPACE_URL, f"password/{name}")), value=_random_text(seed, urn, 40))
     elif type_token == "docker-build:index:Image":
         tags = _plain(inputs.get("tags")) or []
         digest = "sha256:" + hashlib.sha256(json.dumps(tags).encode()).hexdigest()
         outputs.update(digest=digest, ref=f"{tags[0]}@{digest}" if tags else digest)
     elif type_token == "random:index/randomString:RandomString":
-        outputs["result"] = _random_text(int(_plain(inputs["length"]))).lower()
+        outputs["result"] = _random_text(seed, urn, int(_plain(inputs["length"]))).lower()
     elif type_token == "random:index/randomBytes:RandomBytes":
-        raw = os.urandom(int(_plain(inputs["length"])))
+        raw = _stable_bytes(seed, urn, int(_plain(inputs["length"])))
         outputs.update(base64=base64.b64encode(raw).decode(), hex=raw.hex())
     elif type_token == "random:index/randomPassword:RandomPassword":
-        outputs["result"] = _random_text(int(_plain(inputs["length"])))
+        outputs["result"] = _random_text(seed, urn, int(_plain(inputs["length"])))
     elif type_token == "tls:index/privateKey:PrivateKey":
-        private, public = _placeholder_ed25519()
+        private, public = _placeholder_ed25519(seed, urn)
         outputs.update(privateKeyOpenssh=private, publicKeyOpenssh=public,
                        privateKeyPem=private, publicKeyPem=public)
     elif type_token.startswith("kubernetes:") and isinstance(inputs.get("metadata"), dict):
@@ -203,9 +223,10 @@ class OfflineEngine(mocks.Mocks):
     """Mocks with memory: answers registrations and invokes, and records every one."""
 
     def __init__(self, previous_state: Mapping[str, tuple[str, dict[str, Any]]] | None = None,
-                 extra_invokes: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None
-                 ) -> None:
+                 extra_invokes: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None,
+                 seed: str = DEFAULT_SEED) -> None:
         self.previous_state = dict(previous_state or {})
+        self.seed = seed
         self.state: dict[str, tuple[str, dict[str, Any]]] = {}
         self.resources: list[RecordedResource] = []
         self.invokes: list[tuple[str, dict[str, Any]]] = []
@@ -214,6 +235,7 @@ class OfflineEngine(mocks.Mocks):
             "vault:kv/getSecretV2:getSecretV2": self._get_kv_secret,
             "azure-native:containerservice:listManagedClusterUserCredentials": self._cluster_credentials,
             "azure-native:network:getSubnet": self._get_subnet,
+            "azuread:index/getClientConfig:getClientConfig": self._azuread_client_config,
             **(extra_invokes or {}),
         }
         self._local = threading.local()
@@ -233,6 +255,13 @@ class OfflineEngine(mocks.Mocks):
         kubeconfig = (f"apiVersion: v1\nkind: Config\nclusters:\n- name: {args.get('resourceName')}\n"
                       "  cluster: {server: 'https://offline.invalid:443'}\ncontexts: []\nusers: []\n")
         return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
+
+    @staticmethod
+    def _azuread_client_config(_: dict[str, Any]) -> dict[str, Any]:
+        """Who runs `pulumi up`: a fixed, plainly offline principal."""
+        return {"clientId": str(uuid.uuid5(uuid.NAMESPACE_URL, "offline-deployer-client")),
+                "objectId": str(uuid.uuid5(uuid.NAMESPACE_URL, "offline-deployer")),
+                "tenantId": OFFLINE_SUBSCRIPTION, "id": "offline"}
 
     @staticmethod
     def _get_subnet(args: dict[str, Any]) -> dict[str, Any]:
@@ -269,7 +298,7 @@ class OfflineEngine(mocks.Mocks):
         if kept is not None and kept[0] == fingerprint:
             outputs = dict(kept[1])
         else:
-            outputs = _simulated_outputs(args.typ, args.name, args.inputs)
+            outputs = _simulated_outputs(args.typ, args.name, args.inputs, seed=self.seed, urn=urn)
         for key in request.additionalSecretOutputs:
             if key in outputs:
                 outputs[key] = rpc.wrap_rpc_secret(outputs[key])
@@ -342,9 +371,10 @@ def run_program(
     program: Callable[[], object] | None = None,
     preview: bool = False,
     engine: OfflineEngine | None = None,
+    seed: str = DEFAULT_SEED,
 ) -> ProgramRun:
     """Run `program` (default: the project's __main__.py) with short-key config under mocks."""
-    engine = engine or OfflineEngine(previous_state)
+    engine = engine or OfflineEngine(previous_state, seed=seed)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     if str(PROJECT_DIR) not in sys.path:

@@ -11,8 +11,10 @@ Exit status: 0 planned, 1 mandatory policy violations, 2 bad config or input.
 
 import argparse
 import contextlib
+import gc
 import io
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -25,6 +27,7 @@ from pulumi.runtime import rpc
 
 from airflow_on_k8s.config import KEYS_BY_NAME, PROJECT, reject_mistyped_namespaces
 from airflow_on_k8s.errors import ConfigError, printable
+from tools import lazy_sdk
 from tools.offline import PROJECT_DIR, ProgramRun, RecordedResource, run_program
 from tools.policy_check import (
     PolicyConfigError,
@@ -178,7 +181,7 @@ def plan_document(run: ProgramRun, violations: list[Violation]) -> dict[str, Any
     """The JSON plan. Its keys are a public interface: extend, never rename or remove."""
     return {
         "stack": run.stack,
-        "resources": [_resource_json(resource) for resource in run.resources],
+        "resources": [_resource_json(resource) for resource in sorted(run.resources, key=lambda r: r.urn)],
         "outputs": mask_secrets(run.outputs),
         "policies": [violation.as_json() for violation in violations],
     }
@@ -248,9 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         inputs = load_stack_inputs(args.stack, args.stack_dir)
-        run = run_program(inputs.stack, inputs.config, inputs.secret_keys)
+        # Read before the run: an unreadable file fails in milliseconds, not after the program.
         pack_config = (load_pack_config(args.pack_config) if args.pack_config
                        else stack_pack_config(inputs.stack))
+        run = run_program(inputs.stack, inputs.config, inputs.secret_keys)
         violations = analyze(run, pack_config)
     except (ConfigError, PlanInputError, PolicyConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -261,6 +265,15 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json_path).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         print(f"\nJSON plan written to {args.json_path}")
     return 1 if mandatory_count(violations) else 0
+
+
+def exit_now(status: int) -> None:
+    """End a one-shot CLI run once its output is flushed: collecting the program's ~200,000
+    objects and tearing down the interpreter took ~1 s of a ~2 s plan, and nothing is left to
+    clean up (files are closed, no thread holds work)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def plan_stack_text(text: str | bytes, stack: str = "dev", *args: str) -> tuple[int, str, str]:
@@ -276,4 +289,6 @@ def plan_stack_text(text: str | bytes, stack: str = "dev", *args: str) -> tuple[
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    gc.disable()  # one short run: memory is released at exit, collections only cost time
+    lazy_sdk.install()
+    exit_now(main())

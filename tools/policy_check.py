@@ -7,6 +7,7 @@ pack config and the property conversion behave as under `pulumi preview --policy
 only place that touches it.
 """
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -76,6 +77,15 @@ def _struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
     return struct
 
 
+@functools.cache
+def _config_validator(schema_json: str) -> jsonschema.protocols.Validator:
+    """What `jsonschema.validate` builds on every call; checking the schema itself is most of its cost."""
+    schema = json.loads(schema_json)
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
+
+
 def _configure_request(info: analyzer_pb2.AnalyzerInfo,
                        pack_config: Mapping[str, Any]) -> analyzer_pb2.ConfigureAnalyzerRequest:
     """What the CLI sends: every policy's level and its config with schema defaults applied."""
@@ -94,11 +104,11 @@ def _configure_request(info: analyzer_pb2.AnalyzerInfo,
         properties = schema.get("properties", {})
         merged = {key: spec["default"] for key, spec in properties.items() if "default" in spec}
         merged.update(entry)
-        try:
-            jsonschema.validate(merged, {"type": "object", "properties": properties,
-                                         "required": schema.get("required", []),
-                                         "additionalProperties": False})
-        except jsonschema.ValidationError as error:
+        validator = _config_validator(json.dumps({"type": "object", "properties": properties,
+                                                  "required": schema.get("required", []),
+                                                  "additionalProperties": False}, sort_keys=True))
+        error = jsonschema.exceptions.best_match(validator.iter_errors(merged))
+        if error is not None:
             where = ".".join([policy.name, *(str(part) for part in error.absolute_path)])
             raise PolicyConfigError(f"{where}: {error.message}") from error
         request.policyConfig[policy.name].CopyFrom(analyzer_pb2.PolicyConfig(
@@ -144,7 +154,8 @@ def analyze(run: ProgramRun, pack_config: Mapping[str, Any] | None = None) -> li
     by_urn = {resource.urn: resource for resource in run.resources}
     violations: list[Violation] = []
     stack_request = analyzer_pb2.AnalyzeStackRequest()
-    for resource in run.resources:
+    # URN order: registration order varies from run to run, the plan's verdict must not.
+    for resource in sorted(run.resources, key=lambda r: r.urn):
         provider = _provider(resource, by_urn)
         request = analyzer_pb2.AnalyzeRequest(type=resource.type, name=resource.name, urn=resource.urn,
                                               properties=_struct(resource.inputs), options=_options(resource))

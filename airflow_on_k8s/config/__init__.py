@@ -16,7 +16,10 @@ from datetime import date
 from airflow_on_k8s.cluster_addons import CERT_MANAGER_NAMESPACE
 from airflow_on_k8s.config import airflow, azure, cluster, database, git, image, logs, network, vault, web
 from airflow_on_k8s.config.airflow import (
+    SUPPORTED_PAIRS,
     AirflowConfig,
+    ComponentResources,
+    ContainerResources,
     Environment,
     KubernetesExecutorSettings,
     Replicas,
@@ -31,19 +34,54 @@ from airflow_on_k8s.config.git import GitSyncConfig, git_host, git_port
 from airflow_on_k8s.config.image import AirflowImage, ExistingImageConfig, ImageBuildConfig
 from airflow_on_k8s.config.logs import TaskLogsConfig
 from airflow_on_k8s.config.network import NetworkConfig
-from airflow_on_k8s.config.reader import PROJECT, KeySpec, Reader, SecretValue, check, full_key, version_tuple
+from airflow_on_k8s.config.reader import PROJECT, KeySpec, Reader, SecretValue, check, full_key
 from airflow_on_k8s.config.vault import MAX_VAULT_TOKEN_TTL_SECONDS, VaultConfig, duration_seconds
 from airflow_on_k8s.config.web import AIRFLOW_ROLES, IngressConfig, SsoConfig, SsoProvider
 from airflow_on_k8s.errors import ConfigError
 
 __all__ = [
-    "AIRFLOW_ROLES", "CONFIG_KEYS", "KEYS_BY_NAME", "MAX_VAULT_TOKEN_TTL_SECONDS", "POSTGRES_STORAGE_SIZES", "PROJECT",
-    "AirflowConfig", "AirflowImage", "AzureConfig", "ClusterConfig", "CreatedClusterConfig", "Environment",
-    "ExistingClusterConfig", "ExistingImageConfig", "ExistingPostgresConfig", "GitSyncConfig", "ImageBuildConfig",
-    "IngressConfig", "KeySpec", "KubernetesExecutorSettings", "ManagedPostgresConfig", "NetworkConfig", "Replicas",
-    "ResourceQuantities", "SchedulingConfig", "SecretValue", "SsoConfig", "SsoProvider", "StackConfig",
-    "TaskLogsConfig", "VaultConfig", "WorkerResources", "duration_seconds", "git_host", "git_port",
-    "load_stack_config", "parse_stack_config", "raw_config_from_runtime", "reject_mistyped_namespaces",
+    "AIRFLOW_ROLES",
+    "CONFIG_KEYS",
+    "KEYS_BY_NAME",
+    "MAX_VAULT_TOKEN_TTL_SECONDS",
+    "POSTGRES_STORAGE_SIZES",
+    "PROJECT",
+    "SUPPORTED_PAIRS",
+    "AirflowConfig",
+    "AirflowImage",
+    "AzureConfig",
+    "ClusterConfig",
+    "ComponentResources",
+    "ContainerResources",
+    "CreatedClusterConfig",
+    "Environment",
+    "ExistingClusterConfig",
+    "ExistingImageConfig",
+    "ExistingPostgresConfig",
+    "GitSyncConfig",
+    "ImageBuildConfig",
+    "IngressConfig",
+    "KeySpec",
+    "KubernetesExecutorSettings",
+    "ManagedPostgresConfig",
+    "NetworkConfig",
+    "Replicas",
+    "ResourceQuantities",
+    "SchedulingConfig",
+    "SecretValue",
+    "SsoConfig",
+    "SsoProvider",
+    "StackConfig",
+    "TaskLogsConfig",
+    "VaultConfig",
+    "WorkerResources",
+    "duration_seconds",
+    "git_host",
+    "git_port",
+    "load_stack_config",
+    "parse_stack_config",
+    "raw_config_from_runtime",
+    "reject_mistyped_namespaces",
 ]
 
 SECTIONS = (airflow, git, azure, database, image, vault, web, network, cluster, logs)
@@ -120,15 +158,6 @@ def reject_mistyped_namespaces(full_keys: Iterable[str]) -> None:
                               f"{PROJECT!r}; did you mean {full_key(name)}?", secret=True)
 
 
-def _check_chart_pairing(settings: AirflowConfig) -> None:
-    check(version_tuple(settings.airflow_version)[0] == 2, "airflowVersion", settings.airflow_version,
-          "an Airflow 2 version: the values this program renders follow the Airflow 2 layout "
-          "(webserver, webserverSecretKeySecretName)")
-    if version_tuple(settings.chart_version) >= (1, 20, 0):
-        check(version_tuple(settings.airflow_version) >= (2, 11, 0), "airflowVersion", settings.airflow_version,
-              f"2.11.0 or newer: chart {settings.chart_version} refuses older Airflow versions")
-
-
 # Namespaces a cluster has from the start; the program creates Airflow's namespace, and closes it
 # with a default-deny NetworkPolicy, so it must be one of its own. kube-* is reserved for Kubernetes.
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -172,7 +201,6 @@ def parse_stack_config(raw: Mapping[str, str], *, stack: str, secret_keys: Set[s
     reader.check_present()
     environment = airflow.environment(reader, stack)
     airflow_settings = airflow.parse(reader)
-    _check_chart_pairing(airflow_settings)
     git_sync = git.parse(reader)
     vault_settings = vault.parse(reader)
     the_cluster = cluster.parse(reader, stack, today or date.today())

@@ -10,7 +10,6 @@ from airflow_on_k8s.config.reader import (
     Reader,
     SecretValue,
     check,
-    version_tuple,
 )
 
 KEYS: tuple[KeySpec, ...] = (
@@ -34,8 +33,6 @@ KEYS: tuple[KeySpec, ...] = (
             "Existing image pull Secret for a registry outside Azure (imageSource existing only).", ""),
 )
 REGISTRY_SKUS = ("Basic", "Standard", "Premium")
-# apache-airflow-providers-hashicorp 3.8.0 and -microsoft-azure 11.0.0 require apache-airflow>=2.8.0.
-MIN_AIRFLOW_FOR_IMAGE = (2, 8, 0)
 _IMAGE_REPOSITORY = re.compile(
     r"\A(?=.{1,255}\Z)(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]{1,5})?/)?"
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*\Z"
@@ -85,9 +82,6 @@ def parse(reader: Reader, airflow_version: str) -> ImageBuildConfig | ExistingIm
         return ExistingImageConfig(image=_image(reader, airflow_version), pull_secret_name=pull_secret or None)
     check(pull_secret == "", "registryPullSecretName", pull_secret,
            "empty with imageSource build: the kubelet identity pulls from ACR with AcrPull")
-    check(version_tuple(airflow_version) >= MIN_AIRFLOW_FOR_IMAGE, "airflowVersion", airflow_version,
-           f"{'.'.join(map(str, MIN_AIRFLOW_FOR_IMAGE))} or newer with imageSource build: the providers pinned in "
-           "image/requirements.txt need it")
     name = reader.string("registryName")
     check(name == "" or bool(re.fullmatch(r"[a-zA-Z0-9]{5,50}", name)), "registryName", name,
            "5-50 letters and digits, globally unique (empty: generated)")

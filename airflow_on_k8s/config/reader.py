@@ -262,10 +262,6 @@ def exact_version(reader: Reader, name: str, what: str) -> str:
     return value
 
 
-def version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
-
-
 def split_url(text: str) -> SplitResult:
     """urlsplit that never raises: a malformed URL (bad IPv6 brackets, bad port) comes back empty,
     so the caller's check reports it as a config error."""

@@ -3,6 +3,7 @@
 import json
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 from airflow_on_k8s.config.reader import (
@@ -32,7 +33,15 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("ssoProvider", "string", "none, azure (Entra ID) or okta.", "none"),
     KeySpec("ssoTenantId", "string", "Entra ID tenant id (ssoProvider azure).", ""),
     KeySpec("ssoOktaDomain", "string", "Okta domain, e.g. example.okta.com (ssoProvider okta).", ""),
-    KeySpec("ssoClientId", "string", "OIDC client (application) id.", ""),
+    KeySpec("ssoClientId", "string", "OIDC client (application) id (empty with ssoManageApp).", ""),
+    KeySpec("ssoManageApp", "boolean",
+            "ssoProvider azure: the program creates the Entra ID application, its app roles (from ssoRoleMapping), "
+            "its service principal (assignment required) and its client secret.", False),
+    KeySpec("ssoClientSecretExpiries", "array",
+            "ssoManageApp: end dates (YYYY-MM-DD) of the app's client secrets, one secret each; two while "
+            "rotating (README: rotating the SSO client secret).", []),
+    KeySpec("ssoClientSecretActive", "string",
+            "ssoManageApp: the end date of the secret Airflow uses. Empty: the only one.", ""),
     KeySpec("ssoClientSecret", "string", "OIDC client secret (set with --secret).", "", secret=True,
             max_length=4096),
     KeySpec("ssoClientSecretVaultPath", "string",
@@ -66,11 +75,20 @@ class SsoConfig:
     provider: SsoProvider
     tenant_id: str | None
     okta_domain: str | None
-    client_id: str
+    client_id: str | None  # None: the managed app's
     client_secret: SecretValue | None
     client_secret_vault_path: str | None
     default_role: str
     role_mapping: tuple[tuple[str, tuple[str, ...]], ...]
+    managed_app: "ManagedAppConfig | None" = None
+
+
+@dataclass(frozen=True)
+class ManagedAppConfig:
+    """The Entra ID application the program owns, and which of its client secrets Airflow uses."""
+
+    secret_expiries: tuple[date, ...]
+    active_secret_expiry: date
 
 
 def parse_ingress(reader: Reader, creates_cluster: bool) -> IngressConfig | None:
@@ -127,6 +145,36 @@ def _role_mapping(reader: Reader) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(result)
 
 
+def _date(text: str) -> date | None:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _managed_app(reader: Reader, provider: str) -> ManagedAppConfig | None:
+    texts = reader.array("ssoClientSecretExpiries")
+    active = reader.string("ssoClientSecretActive")
+    if not reader.boolean("ssoManageApp"):
+        check(not texts, "ssoClientSecretExpiries", str(list(texts))[:200], "empty without ssoManageApp")
+        check(not active, "ssoClientSecretActive", active[:200], "empty without ssoManageApp")
+        return None
+    check(provider == "azure", "ssoManageApp", "true", "false unless ssoProvider is azure (an Entra ID application)")
+    allowed = "one or two end dates YYYY-MM-DD (two only while rotating), e.g. [2027-06-30]"
+    check(1 <= len(texts) <= 2 and len(set(texts)) == len(texts), "ssoClientSecretExpiries",
+          str(list(texts))[:200], allowed)
+    expiries = [_date(text) for text in texts]
+    for text, expiry in zip(texts, expiries, strict=True):
+        check(expiry is not None, "ssoClientSecretExpiries", text[:200], allowed)
+    active = active or (texts[0] if len(texts) == 1 else "")
+    check(active in texts, "ssoClientSecretActive", active[:200],
+          f"one of ssoClientSecretExpiries ({', '.join(texts)}): the secret Airflow logs in with")
+    return ManagedAppConfig(secret_expiries=tuple(e for e in expiries if e is not None),
+                            active_secret_expiry=date.fromisoformat(active))
+
+
 def parse_sso(reader: Reader, vault: VaultConfig | None, ingress: IngressConfig | None) -> SsoConfig | None:
     provider = reader.choice("ssoProvider", ("none", "azure", "okta"))
     if provider == "none":
@@ -142,10 +190,19 @@ def parse_sso(reader: Reader, vault: VaultConfig | None, ingress: IngressConfig 
         check(typed_domain.isascii() and bool(HOSTNAME.fullmatch(domain)), "ssoOktaDomain", typed_domain,
                "the Okta domain (e.g. example.okta.com) for ssoProvider okta")
     client_id = reader.string("ssoClientId")
-    check(bool(re.fullmatch(r"[A-Za-z0-9._-]{8,128}", client_id)), "ssoClientId", client_id,
-           "the OIDC client (application) id")
     secret = reader.secret("ssoClientSecret")
     vault_path = reader.string("ssoClientSecretVaultPath")
+    managed_app = _managed_app(reader, provider)
+    if managed_app is not None:
+        for name, value in (("ssoClientId", client_id), ("ssoClientSecretVaultPath", vault_path)):
+            check(not value, name, value, "empty with ssoManageApp: the program creates the app and its secret")
+        check(secret is None, "ssoClientSecret", "[secret]",
+              "empty with ssoManageApp: the program creates the app and its secret", secret=True)
+        return SsoConfig(provider="azure", tenant_id=tenant, okta_domain=None, client_id=None, client_secret=None,
+                         client_secret_vault_path=None, default_role=reader.choice("ssoDefaultRole", AIRFLOW_ROLES),
+                         role_mapping=_role_mapping(reader), managed_app=managed_app)
+    check(bool(re.fullmatch(r"[A-Za-z0-9._-]{8,128}", client_id)), "ssoClientId", client_id,
+           "the OIDC client (application) id")
     check((secret is None) != (vault_path == ""), "ssoClientSecret", "[secret]",
            "exactly one of ssoClientSecret (set with --secret) and ssoClientSecretVaultPath", secret=True)
     if vault_path:

@@ -115,11 +115,13 @@ def helm_value_images(helm: HelmResource) -> Iterator[ImageReference]:
         return
     for key, image in images.items():
         if isinstance(image, Mapping) and "repository" in image:
+            # Where the chart has no digest field (images.pod_template), `<tag>@<digest>` pins the image.
+            tag, _, tag_digest = str(image.get("tag") or "").partition("@")
             yield ImageReference(
                 where=f"values.images.{key}",
                 repository=str(image.get("repository") or ""),
-                tag=str(image.get("tag") or ""),
-                digest=str(image.get("digest") or ""),
+                tag=tag,
+                digest=str(image.get("digest") or tag_digest),
             )
 
 

@@ -11,7 +11,9 @@ from pulumi_policy import EnforcementLevel, PolicyConfigSchema
 
 from .aks_versions import DEFAULT_WARN_DAYS, expiring_findings, unsupported_findings
 from .azure import StackResource, registry_flag_findings, resilience_findings, tls_findings
+from .chart_lines import chart_compatibility_findings
 from .compute import remote_logging_findings, spot_scale_to_zero_findings, task_limits_findings
+from .pods import control_plane_resources_findings, pods_restricted_findings
 from .resources import (
     EXACT_VERSION,
     HELM_RELEASE_V3,
@@ -26,6 +28,9 @@ from .resources import (
     registry_of,
     workload_images,
 )
+from .sso_secrets import DEFAULT_WARN_DAYS as SSO_WARN_DAYS
+from .sso_secrets import expired_findings as sso_secret_expired
+from .sso_secrets import expiring_findings as sso_secret_expiring
 from .vault import policy_findings, role_findings
 from .web import default_deny_findings, ingress_tls_findings, inline_secret_findings, webserver_public_findings
 
@@ -188,6 +193,10 @@ RULES: tuple[Rule, ...] = (
          config_schema={"allowedRegistries": {
              "type": "array", "items": {"type": "string"}, "default": [],
              "description": "Registry hosts; shell patterns such as *.azurecr.io match."}}),
+    Rule("airflow-chart-compatible",
+         "The Airflow chart runs the Airflow version it is paired with (chart 1.16.0: 2.10.3; 1.19.0: 3.3.2).",
+         "Set chartVersion and airflowVersion to a supported pair.",
+         check=chart_compatibility_findings),
     Rule("airflow-kubernetes-executor",
          "Airflow runs every task in its own pod: the executor is KubernetesExecutor.",
          "Set values.executor: KubernetesExecutor.",
@@ -263,6 +272,17 @@ RULES: tuple[Rule, ...] = (
          "Every task pod has CPU and memory requests and limits, so one task cannot starve or OOM the others.",
          "Set workers.resources requests and limits for cpu and memory.",
          check=task_limits_findings),
+    Rule("pods-restricted",
+         "Every pod the Airflow chart renders (control plane, Jobs, task pods) satisfies the restricted Pod "
+         "Security Standard: non-root, RuntimeDefault seccomp, no privilege escalation, all capabilities dropped.",
+         "Set securityContexts.pod/containers (and the git-sync, StatsD and task pod contexts) to the restricted "
+         "profile.",
+         check=pods_restricted_findings),
+    Rule("control-plane-resources",
+         "Every Airflow container that is not a task pod (scheduler, webserver/api-server, triggerer, "
+         "dag-processor, log groomers, StatsD, git-sync, the migration Job) has CPU and memory requests and limits.",
+         "Set the <component>Resources config keys (cpu=<request>/<limit> memory=<request>/<limit>).",
+         check=control_plane_resources_findings),
     Rule("remote-logging-required",
          "When task pods are deleted after they finish, their logs go to remote storage first.",
          "Enable taskLogs (config.logging.remote_logging 'True'), or keep failed pods.",
@@ -287,4 +307,16 @@ RULES: tuple[Rule, ...] = (
          level=EnforcementLevel.ADVISORY,
          config_schema={**_AS_OF_SCHEMA, "warnDays": {"type": "integer", "minimum": 1,
                                                       "default": DEFAULT_WARN_DAYS}}),
+    Rule("sso-secret-expiry",
+         "The SSO application's client secrets have an end date that has not passed (pack config asOf, default "
+         "today): an expired secret stops every login.",
+         "Rotate: add a later date to ssoClientSecretExpiries, switch ssoClientSecretActive, remove the old date.",
+         check=sso_secret_expired,
+         config_schema=_AS_OF_SCHEMA),
+    Rule("sso-secret-expiring",
+         "The SSO application's client secrets are rotated before they expire: warns warnDays (30) ahead.",
+         "Rotate: add a later date to ssoClientSecretExpiries, switch ssoClientSecretActive, remove the old date.",
+         check=sso_secret_expiring,
+         level=EnforcementLevel.ADVISORY,
+         config_schema={**_AS_OF_SCHEMA, "warnDays": {"type": "integer", "minimum": 1, "default": SSO_WARN_DAYS}}),
 )
