@@ -30,6 +30,12 @@ def with_value(text: str, key: str, value: str) -> str:
     return entry.sub(lambda _: f"  airflow-on-k8s:{key}: {value}", text, count=1)
 
 
+def line_of(key: str, text: str = DEV) -> int:
+    """The line of `key`'s entry in `text` (1-based), as an error reports it."""
+    return next(number for number, line in enumerate(text.splitlines(), 1)
+                if line.startswith(f"  airflow-on-k8s:{key}:"))
+
+
 def without(text: str, key: str) -> str:
     return re.sub(rf"^  airflow-on-k8s:{key}:.*(\n    - .*)*\n", "", text, count=1, flags=re.MULTILINE)
 
@@ -61,11 +67,10 @@ def test_a_misspelt_project_namespace_is_refused_with_the_key_it_meant() -> None
 
 
 def test_a_null_value_is_an_error_naming_key_and_line() -> None:
-    where = next(number for number, text in enumerate(DEV.splitlines(), 1)
-                 if text.lstrip().startswith("airflow-on-k8s:gitBranch:"))
     for null in ("~", "null", ""):
         line = refused(with_value(DEV, "gitBranch", null))
-        assert line.startswith(f"error: Pulumi.dev.yaml:{where}:3: airflow-on-k8s:gitBranch has no value (YAML null)")
+        assert line.startswith(f"error: Pulumi.dev.yaml:{line_of('gitBranch')}:3: airflow-on-k8s:gitBranch has no "
+                               "value (YAML null)")
 
 
 @pytest.mark.parametrize(("key", "value", "allowed"), [
@@ -90,9 +95,8 @@ def test_values_are_validated_by_what_they_are(key: str, value: str, allowed: st
 def test_yaml_11_readings_do_not_change_meaning_silently() -> None:
     # yes is a string to Pulumi's YAML reader: a boolean key refuses it, as `pulumi preview` does.
     line = refused(with_value(DEV, "deleteWorkerPodsOnFailure", "yes"))
-    where = next(number for number, text in enumerate(DEV.splitlines(), 1)
-                 if text.lstrip().startswith("airflow-on-k8s:deleteWorkerPodsOnFailure:"))
-    assert f"Pulumi.dev.yaml:{where}:3: airflow-on-k8s:deleteWorkerPodsOnFailure must be of type 'boolean'" in line
+    assert (f"Pulumi.dev.yaml:{line_of('deleteWorkerPodsOnFailure')}:3: airflow-on-k8s:deleteWorkerPodsOnFailure "
+            "must be of type 'boolean'") in line
     # 016 is octal to it (14): refused with what Pulumi would pass, instead of planning 14.
     line = refused(with_value(DEV, "gitSyncDepth", "016"))
     assert "airflow-on-k8s:gitSyncDepth: YAML reads 016 as an octal number (a leading 0), so Pulumi passes '14'" in line
@@ -108,13 +112,16 @@ def test_structured_values_for_string_keys_are_refused_as_preview_refuses_them()
 # 2. Tracebacks
 
 @pytest.mark.parametrize(("value", "expected"), [
-    # The open quote runs on to the next quote in the file: the reader stops there.
-    ('"aks', ": expected <block end>, but found '<scalar>' (while parsing a block mapping at line 4, column 3)"),
-    ("*undefined", "Pulumi.dev.yaml:5:31: found undefined alias 'undefined'"),
-    ("&loop [*loop]", "Pulumi.dev.yaml:5:31: an anchor's value contains an alias of itself"),
+    # The quoted scalar runs on to the next double quote, where the mapping cannot go on.
+    ('"aks', "expected <block end>, but found '<scalar>' (while parsing a block mapping at line 4, column 3)"),
+    ("*undefined", ":31: found undefined alias 'undefined'"),
+    ("&loop [*loop]", ":31: an anchor's value contains an alias of itself"),
 ])
 def test_a_malformed_stack_file_is_one_line_with_file_line_and_column(value: str, expected: str) -> None:
-    assert expected in refused(with_value(DEV, "kubeContext", value))
+    line = refused(with_value(DEV, "kubeContext", value))
+    assert re.match(r"error: Pulumi\.dev\.yaml:\d+:\d+: ", line) and expected in line
+    if value != '"aks':
+        assert line.startswith(f"error: Pulumi.dev.yaml:{line_of('kubeContext')}:")
 
 
 def test_deeply_nested_json_is_one_line() -> None:
@@ -204,8 +211,8 @@ def test_the_connection_placeholder_names_the_configured_host() -> None:
 
 def test_an_encrypted_key_that_is_not_secret_is_explained() -> None:
     line = refused(with_value(DEV, "kubeContext", "\n    secure: v1:AAAA"))
-    assert line.startswith("error: Pulumi.dev.yaml:5:3: airflow-on-k8s:kubeContext is encrypted but is not a "
-                           "secret key")
+    assert line.startswith(f"error: Pulumi.dev.yaml:{line_of('kubeContext')}:3: airflow-on-k8s:kubeContext is "
+                           "encrypted but is not a secret key")
 
 
 # 5. Unreadable errors
@@ -229,7 +236,7 @@ def test_the_command_line_gives_one_line_for_a_malformed_file(tmp_path: Path) ->
     result = subprocess.run([sys.executable, "-m", "tools.plan", "--stack", "dev", "--stack-dir", str(tmp_path)],
                             cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300, check=False)
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr == "error: Pulumi.dev.yaml:5:31: found undefined alias 'undefined'\n"
+    assert result.stderr == f"error: Pulumi.dev.yaml:{line_of('kubeContext')}:31: found undefined alias 'undefined'\n"
 
 
 def test_under_the_cli_a_misspelt_namespace_is_refused_from_the_runtimes_keys() -> None:
@@ -255,3 +262,10 @@ def test_limits_hold_for_keys_the_chosen_modes_do_not_read() -> None:
     with pytest.raises(ConfigError, match="postgresSkuName = 'Standard_B1ms\\\\x00' is invalid: no control"):
         parse_stack_config(minimal_config(postgresSkuName="Standard_B1ms\x00"), stack="dev",
                            secret_keys=MINIMAL_SECRET_KEYS)
+
+
+def test_an_unquoted_date_in_a_list_is_the_date_pulumi_passes() -> None:
+    # Pulumi hands the program "2027-06-30 00:00:00 +0000 UTC" for an unquoted YAML date.
+    text = with_value(PROD, "ssoClientSecretExpiries", "\n    - 2027-06-30\n    - 2027-12-31")
+    out = planned(with_value(text, "ssoClientSecretActive", '"2027-06-30"'), "prod")
+    assert "2027-12-31" in out

@@ -146,10 +146,13 @@ def _role_mapping(reader: Reader) -> tuple[tuple[str, tuple[str, ...]], ...]:
 
 
 def _date(text: str) -> date | None:
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+    # An unquoted 2027-06-30 in a YAML list reaches the program as Go's time.String() of that date
+    # (pulumi's config/object.go turns the YAML timestamp into text): both spellings are the date.
+    match = re.fullmatch(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?: 00:00:00 \+0000 UTC)?", text)
+    if match is None:
         return None
     try:
-        return date.fromisoformat(text)
+        return date.fromisoformat(match.group(1))
     except ValueError:
         return None
 
@@ -163,16 +166,17 @@ def _managed_app(reader: Reader, provider: str) -> ManagedAppConfig | None:
         return None
     check(provider == "azure", "ssoManageApp", "true", "false unless ssoProvider is azure (an Entra ID application)")
     allowed = "one or two end dates YYYY-MM-DD (two only while rotating), e.g. [2027-06-30]"
-    check(1 <= len(texts) <= 2 and len(set(texts)) == len(texts), "ssoClientSecretExpiries",
-          str(list(texts))[:200], allowed)
+    check(1 <= len(texts) <= 2, "ssoClientSecretExpiries", str(list(texts))[:200], allowed)
     expiries = [_date(text) for text in texts]
     for text, expiry in zip(texts, expiries, strict=True):
         check(expiry is not None, "ssoClientSecretExpiries", text[:200], allowed)
-    active = active or (texts[0] if len(texts) == 1 else "")
-    check(active in texts, "ssoClientSecretActive", active[:200],
-          f"one of ssoClientSecretExpiries ({', '.join(texts)}): the secret Airflow logs in with")
-    return ManagedAppConfig(secret_expiries=tuple(e for e in expiries if e is not None),
-                            active_secret_expiry=date.fromisoformat(active))
+    dates = [expiry for expiry in expiries if expiry is not None]
+    check(len(set(dates)) == len(dates), "ssoClientSecretExpiries", str(list(texts))[:200], allowed)
+    active_date = _date(active) if active else (dates[0] if len(dates) == 1 else None)
+    check(active_date in dates, "ssoClientSecretActive", active[:200],
+          f"one of ssoClientSecretExpiries ({', '.join(map(str, dates))}): the secret Airflow logs in with")
+    assert active_date is not None
+    return ManagedAppConfig(secret_expiries=tuple(dates), active_secret_expiry=active_date)
 
 
 def parse_sso(reader: Reader, vault: VaultConfig | None, ingress: IngressConfig | None) -> SsoConfig | None:
