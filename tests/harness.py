@@ -16,6 +16,7 @@ from pulumi.runtime import rpc
 from airflow_on_k8s.config import parse_stack_config
 from airflow_on_k8s.errors import ConfigError
 from tools.offline import DEFAULT_SEED, PROJECT_DIR, ProgramRun, RecordedResource, run_program
+from tools.offline import plain as plain  # the tests read values through the harness
 from tools.plan import load_stack_inputs
 
 SHARED_DIR = PROJECT_DIR.parent / "shared"
@@ -114,16 +115,6 @@ def run_component(build: Callable[[], object], stack: str = "test") -> ProgramRu
     return run_program(stack, {}, program=build)
 
 
-def plain(value: Any) -> Any:
-    """A value with every Pulumi secret marker removed, recursively."""
-    value = rpc.unwrap_rpc_secret(value)
-    if isinstance(value, Mapping):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
-
-
 def without_secrets(value: Any) -> Any:
     """A value with every secret-marked subtree cut out: what a state file shows in clear."""
     if rpc.is_rpc_secret(value):
@@ -166,11 +157,15 @@ def secret_data(run: ProgramRun) -> dict[str, dict[str, str]]:
     }
 
 
-def airflow_release(run: ProgramRun) -> RecordedResource:
-    """The Airflow chart's Release (a created cluster also gets the ingress controller's and cert-manager's)."""
-    releases = [release for release in run.of_type(RELEASE_TYPE) if release.inputs.get("chart") == "airflow"]
-    assert len(releases) == 1, f"expected one Airflow release, found {len(releases)}"
+def helm_release(run: ProgramRun, chart: str) -> RecordedResource:
+    """The one Release of `chart` (a created cluster also gets the ingress controller's and cert-manager's)."""
+    releases = [release for release in run.of_type(RELEASE_TYPE) if release.inputs.get("chart") == chart]
+    assert len(releases) == 1, f"expected one {chart} release, found {len(releases)}"
     return releases[0]
+
+
+def airflow_release(run: ProgramRun) -> RecordedResource:
+    return helm_release(run, "airflow")
 
 
 def helm_values(run: ProgramRun) -> dict[str, Any]:

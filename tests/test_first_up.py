@@ -23,12 +23,13 @@ from tests.harness import (
     RELEASE_TYPE,
     assert_one_line_config_error,
     created_cluster_config,
+    helm_release,
     minimal_config,
     plain,
     run_config,
 )
 from tests.test_policies import found, single
-from tools.offline import ProgramRun, RecordedResource
+from tools.offline import ProgramRun
 from tools.policy_check import analyze
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
@@ -110,14 +111,9 @@ def _created_run(**overrides: str) -> ProgramRun:
                       stack="prod")
 
 
-def _release(run: ProgramRun, chart: str) -> RecordedResource:
-    [release] = [r for r in run.of_type(RELEASE_TYPE) if r.inputs.get("chart") == chart]
-    return release
-
-
 def test_a_created_cluster_gets_a_pinned_controller_and_cert_manager() -> None:
     run = _created_run()
-    traefik, cert_manager = _release(run, "traefik"), _release(run, "cert-manager")
+    traefik, cert_manager = helm_release(run, "traefik"), helm_release(run, "cert-manager")
     for release, version in ((traefik, TRAEFIK_CHART_VERSION), (cert_manager, CERT_MANAGER_CHART_VERSION)):
         inputs = plain(release.inputs)
         assert inputs["version"] == version and EXACT_VERSION.match(version)
@@ -135,7 +131,8 @@ def test_a_created_cluster_gets_a_pinned_controller_and_cert_manager() -> None:
 def test_the_ingress_cannot_be_created_before_its_controller_and_issuer() -> None:
     run = _created_run()
     dependencies = set(run.one(INGRESS).dependencies)
-    assert {_release(run, "traefik").urn, _release(run, "cert-manager").urn, run.one(ISSUER).urn} <= dependencies
+    needed = {helm_release(run, "traefik").urn, helm_release(run, "cert-manager").urn, run.one(ISSUER).urn}
+    assert needed <= dependencies
 
 
 def test_an_existing_cluster_keeps_its_own_controller() -> None:

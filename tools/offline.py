@@ -117,6 +117,16 @@ def _plain(value: Any) -> Any:
     return rpc.unwrap_rpc_secret(value)
 
 
+def plain(value: Any) -> Any:
+    """A value with every Pulumi secret marker removed, recursively."""
+    value = rpc.unwrap_rpc_secret(value)
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
 OFFLINE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 # The input that names an Azure resource, per type; without it the provider generates a name.
 _AZURE_NAME_INPUTS = {

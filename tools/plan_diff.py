@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tools.policy_check import Violation
+
 # The hidden first line the pull-request workflow finds its own comment by.
 COMMENT_MARKER = "<!-- airflow-on-k8s:offline-plan-diff -->"
 # GitHub refuses comments over 65,536 characters.
@@ -49,14 +51,6 @@ class ResourceChange:
     type: str
     name: str
     changes: list[Change]
-
-
-@dataclass(frozen=True)
-class Violation:
-    policy: str
-    level: str
-    urn: str
-    message: str
 
 
 @dataclass

@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pulumi.runtime import rpc
 
 from airflow_on_k8s.config import SUPPORTED_PAIRS
-from tools.offline import PROJECT_DIR, run_program
+from tools.offline import PROJECT_DIR, plain, run_program
 from tools.plan import load_stack_inputs
 
 CHART_DIR = PROJECT_DIR.parent / "shared" / "airflow-chart"
@@ -78,15 +77,6 @@ ACCEPTED: tuple[Accepted, ...] = (
 )
 
 
-def _plain(value: Any) -> Any:
-    value = rpc.unwrap_rpc_secret(value)
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
-
-
 # The program's own objects in Airflow's namespace that a scanner judges pods against.
 PROGRAM_KINDS = {"kubernetes:core/v1:Namespace": ("v1", "Namespace"),
                  "kubernetes:networking.k8s.io/v1:NetworkPolicy": ("networking.k8s.io/v1", "NetworkPolicy")}
@@ -112,11 +102,11 @@ def program_render(stack: str, chart: str) -> StackRender:
     for resource in run.resources:
         if resource.type in PROGRAM_KINDS:
             api_version, kind = PROGRAM_KINDS[resource.type]
-            body = json.loads(json.dumps(_plain(resource.inputs)))
+            body = json.loads(json.dumps(plain(resource.inputs)))
             if kind == "Namespace" and body["metadata"]["name"] != namespace:
                 continue
             objects.append({"apiVersion": api_version, "kind": kind, **body})
-    values: dict[str, Any] = json.loads(json.dumps(_plain(release.inputs["values"])))
+    values: dict[str, Any] = json.loads(json.dumps(plain(release.inputs["values"])))
     return StackRender(values, str(release.inputs["name"]), namespace, objects)
 
 
