@@ -16,6 +16,7 @@ reason instead of passing silently.
 import base64
 import configparser
 import json
+import pickle
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -26,7 +27,10 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.harness import CHART_DIR
+from airflow_on_k8s.config import SUPPORTED_PAIRS
+from tests.harness import CHART_DIR, airflow_release, helm_values, run_once
+from tools.offline import ProgramRun
+from tools.plan import load_stack_inputs
 
 CHART_ROOT: Path = CHART_DIR
 NOTES_TEMPLATE = "NOTES.txt"
@@ -63,23 +67,44 @@ def require_chart(version: str) -> Path:
     return path
 
 
+# A render is a function of the chart, the values, the release and the namespace, and costs
+# 0.2-0.5 s of Helm's engine: each distinct one runs once per process. Keyed by the values' JSON
+# text as Helm receives it; the objects are kept pickled so every caller gets its own copy.
+_RenderKey = tuple[str, str, str, str]
+_MANIFESTS: dict[_RenderKey, dict[str, str]] = {}
+_TEMPLATES: dict[_RenderKey, bytes] = {}
+
+
+def _render_key(version: str, values: Mapping[str, Any], release: str, namespace: str) -> _RenderKey:
+    return version, json.dumps(_json_ready(values)), release, namespace
+
+
 def render_manifests(version: str, values: Mapping[str, Any], *, release: str,
                      namespace: str) -> dict[str, str]:
     """Template path (`airflow/templates/...`) -> rendered text, sorted by path, as Helm renders
     it for an install of `release` into `namespace`. Raises helm_python.HelmValuesError when the
-    values break the chart's schema and HelmRenderError when a template `fail`s."""
-    with helm_python.Chart.load(require_chart(version)) as chart:
-        rendered = chart.render(_json_ready(values), name=release, namespace=namespace)
-    return dict(sorted(rendered.items()))
+    values break the chart's schema and HelmRenderError when a template `fail`s (never kept)."""
+    path = require_chart(version)
+    key = _render_key(version, values, release, namespace)
+    if key not in _MANIFESTS:
+        with helm_python.Chart.load(path) as chart:
+            rendered = chart.render(_json_ready(values), name=release, namespace=namespace)
+        _MANIFESTS[key] = dict(sorted(rendered.items()))
+    return dict(_MANIFESTS[key])
 
 
 def render_templates(version: str, values: Mapping[str, Any], *, release: str,
                      namespace: str) -> dict[str, list[K8sObject]]:
     """Template path -> the objects it rendered (templates that render nothing are left out)."""
-    manifests = render_manifests(version, values, release=release, namespace=namespace)
-    by_template = {path: parse_manifest(text, source=path) for path, text in manifests.items()
-                   if PurePosixPath(path).name != NOTES_TEMPLATE}
-    return {path: objects for path, objects in by_template.items() if objects}
+    key = _render_key(version, values, release, namespace)
+    if key not in _TEMPLATES:
+        manifests = render_manifests(version, values, release=release, namespace=namespace)
+        by_template = {path: parse_manifest(text, source=path) for path, text in manifests.items()
+                       if PurePosixPath(path).name != NOTES_TEMPLATE}
+        _TEMPLATES[key] = pickle.dumps({path: objects for path, objects in by_template.items() if objects},
+                                       pickle.HIGHEST_PROTOCOL)
+    templates: dict[str, list[K8sObject]] = pickle.loads(_TEMPLATES[key])
+    return templates
 
 
 def render_chart(version: str, values: Mapping[str, Any], *, release: str,
@@ -108,6 +133,46 @@ def _json_ready(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_json_ready(item) for item in value]
     return value
+
+
+@dataclass(frozen=True)
+class ProgramRender:
+    """One stack's Airflow release on one supported (chart, Airflow) pair, rendered by that chart."""
+    run: ProgramRun
+    values: dict[str, Any]
+    version: str
+    release: str
+    namespace: str
+    objects: list[K8sObject]
+
+    @property
+    def airflow3(self) -> bool:
+        return not str(self.values["airflowVersion"]).startswith("2.")
+
+    @property
+    def ui(self) -> str:
+        """The UI's component label and container name."""
+        return "api-server" if self.airflow3 else "webserver"
+
+
+# Every supported (chart, Airflow) pair with the config of both committed stacks.
+PROGRAM_PAIRS = [(stack, chart) for stack in ("dev", "prod") for chart in SUPPORTED_PAIRS]
+PROGRAM_PAIR_IDS = [f"{stack}-chart-{chart}" for stack, chart in PROGRAM_PAIRS]
+
+
+def program_render(stack: str, chart: str) -> ProgramRender:
+    """The committed `stack` run with the pair's two config values, and its release rendered by the
+    chart it pins: the values a stack would have on that line. The run and the render happen once
+    per process (run_once, render_chart); each call returns its own copy."""
+    require_chart(chart)
+    inputs = load_stack_inputs(stack)
+    config = {**inputs.config, "chartVersion": chart, "airflowVersion": SUPPORTED_PAIRS[chart]}
+    run = run_once(stack, config, inputs.secret_keys)
+    release = airflow_release(run)
+    version, name, namespace = (release.inputs[key] for key in ("version", "name", "namespace"))
+    values = helm_values(run)
+    objects = render_chart(version, values, release=name, namespace=namespace)
+    return ProgramRender(run, values, version, name, namespace, objects)
 
 
 def schema_errors(version: str, values: Mapping[str, Any]) -> list[str]:

@@ -1,24 +1,50 @@
 import gc
+import pickle
+from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 
+from tests.chart_render import PROGRAM_PAIR_IDS, PROGRAM_PAIRS, ProgramRender
+from tests.chart_render import program_render as render_program
 from tests.harness import run_stack
 from tools.offline import ProgramRun
 
-
-@pytest.fixture(scope="session")
-def prod_run() -> ProgramRun:
-    return run_stack("prod")
+T = TypeVar("T")
 
 
-@pytest.fixture(scope="session")
-def dev_run() -> ProgramRun:
-    return run_stack("dev")
+def read_only(value: T, name: str) -> Iterator[T]:
+    """Yield `value` to a module's tests, then fail loudly if one of them changed it: the tests of
+    a module share it, so a test that changes what it reads must change a copy.deepcopy of it."""
+    before = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    yield value
+    if pickle.dumps(value, pickle.HIGHEST_PROTOCOL) != before:
+        pytest.fail(f"a test of this module changed the shared {name}; change a copy.deepcopy of it instead",
+                    pytrace=False)
 
 
-@pytest.fixture(params=["dev", "prod"], scope="session")
-def stack_run(request: pytest.FixtureRequest) -> ProgramRun:
-    return run_stack(request.param)
+# Each run below happens once per process (tests/harness.py run_once); every module gets its own copy.
+
+@pytest.fixture(scope="module")
+def prod_run() -> Iterator[ProgramRun]:
+    yield from read_only(run_stack("prod"), "prod_run")
+
+
+@pytest.fixture(scope="module")
+def dev_run() -> Iterator[ProgramRun]:
+    yield from read_only(run_stack("dev"), "dev_run")
+
+
+@pytest.fixture(params=["dev", "prod"], scope="module")
+def stack_run(request: pytest.FixtureRequest) -> Iterator[ProgramRun]:
+    yield from read_only(run_stack(request.param), f"stack_run[{request.param}]")
+
+
+@pytest.fixture(scope="module", params=PROGRAM_PAIRS, ids=PROGRAM_PAIR_IDS)
+def program_render(request: pytest.FixtureRequest) -> Iterator[ProgramRender]:
+    """Both committed stacks on every supported (chart, Airflow) pair, rendered by the real chart."""
+    stack, chart = request.param
+    yield from read_only(render_program(stack, chart), f"program_render[{stack}-chart-{chart}]")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -30,6 +30,7 @@ from tests.harness import (
     helm_values,
     minimal_config,
     plain,
+    run_once,
     secret_data,
     secrets_in,
     ui_section,
@@ -53,7 +54,7 @@ def _stack_with_pair(stack: str, chart: str, **overrides: str) -> ProgramRun:
               if key not in ("ssoClientId", "ssoClientSecretVaultPath", "ssoOktaDomain")}
     config.update({**MANAGED, "ingressHost": inputs.config["ingressHost"], "chartVersion": chart,
                    "airflowVersion": SUPPORTED_PAIRS[chart], **overrides})
-    return run_program(stack, config, inputs.secret_keys)
+    return run_once(stack, config, inputs.secret_keys)
 
 
 CASES = [(stack, chart) for stack in ("dev", "prod") for chart in SUPPORTED_PAIRS]
