@@ -1,33 +1,66 @@
 """Load the generated Pulumi SDK packages name by name in the offline plan's CLI process.
 
-Each package of a generated SDK star-imports all of its modules in `__init__.py`
-(`from .server import *`: ~50 modules per azure-native service, ~60 per Kubernetes API
-version), so touching one class executes all of them; that is most of a plan's run time.
-`install()` puts a finder first on `sys.meta_path` that loads such a package without those
-star imports and resolves each name on first access from the module that lists it in its
-`__all__` (the last star import wins, as in the original). Everything else in `__init__.py`
-runs unchanged. A package with any star-imported module lacking a literal `__all__` loads
-normally, so the package's namespace is the same either way.
+A generated SDK does almost all of its import-time work for names a program never touches:
+- each package's `__init__.py` star-imports all of its modules (`from .server import *`: ~50
+  modules per azure-native service, ~60 per Kubernetes API version);
+- each `_inputs.py` and `outputs.py` defines every type of its package (~3,000 classes in
+  Kubernetes core/v1, 4.5 MB of source), and each resource module star-imports `_inputs`.
+Touching one resource class paid for all of it: most of a plan's run time.
+
+`install()` puts a finder first on `sys.meta_path` that changes three kinds of SDK module:
+- a package loads without its star imports and resolves each name on first access from the
+  module that lists it in its `__all__` (the last star import wins, as in the original);
+- `_inputs`/`outputs` run their imports, then define each class on first access, after the
+  classes of the same module that its text names (so Pulumi's `get_type_hints` on it finds
+  them, as it would have found every class before);
+- a module's `from ._inputs import *` imports the names its text mentions, and only those.
+A module that does not have the generated shape (a star-imported module without a literal
+`__all__`, a statement between classes, a class that does not compile on its own) loads normally.
+
+The split modules' code objects are cached in build/lazy-sdk (a tool cache like .mypy_cache,
+written whatever PYTHONDONTWRITEBYTECODE says, since it is not Python's bytecode cache): the first
+plan compiles what it uses, later ones unmarshal it. An entry is used only for the same source
+file (path, mtime and size), Python bytecode magic and cache format.
 
 Only the plan's CLI installs it. The tests import the SDKs normally, and one of them holds the
 CLI's JSON plan byte-identical to the plan built in the test process.
 """
 
+import __future__
+
+import ast
+import hashlib
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
+import marshal
+import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-SDK_DISTRIBUTIONS = frozenset({"pulumi_azure_native", "pulumi_kubernetes", "pulumi_vault", "pulumi_random",
-                               "pulumi_tls", "pulumi_docker_build"})
+SDK_DISTRIBUTIONS = frozenset({"pulumi_azure_native", "pulumi_kubernetes", "pulumi_azuread", "pulumi_vault",
+                               "pulumi_random", "pulumi_tls", "pulumi_docker_build"})
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "build" / "lazy-sdk"
+# Bump when what is cached changes shape or meaning.
+CACHE_FORMAT = 2
+ANNOTATIONS_FLAG = __future__.annotations.compiler_flag
+TYPE_MODULES = frozenset({"_inputs", "outputs", "_enums"})
+# Siblings whose star imports are narrowed to the names a module mentions.
+NARROWED_SIBLINGS = ("_enums", "_inputs")
 _STAR_IMPORT = re.compile(r"^from \.(\w+) import \*$", re.MULTILINE)
+_SIBLING_STAR_IMPORT = re.compile(r"^from \.(_enums|_inputs) import \*$", re.MULTILINE)
 _ALL = re.compile(r"^__all__ = \[(.*?)\]", re.MULTILINE | re.DOTALL)
 _QUOTED_NAME = re.compile(r"""['"](\w+)['"]""")
+# A class with its decorators, starting at column 0; its end is the next one's start.
+_CLASS_START = re.compile(r"^(?:@[^\n]*\n)*class (\w+)\b[^\n]*\n", re.MULTILINE)
+_COLUMN_ZERO_STATEMENT = re.compile(r"^[^\s#]", re.MULTILINE)
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
 def exported_names(module_file: Path) -> list[str] | None:
@@ -36,13 +69,53 @@ def exported_names(module_file: Path) -> list[str] | None:
     return _QUOTED_NAME.findall(found.group(1)) if found else None
 
 
+class _UnreadableBindingsError(Exception):
+    pass
+
+
+def _bound_names(statements: Sequence[ast.stmt]) -> Iterator[str]:
+    for node in statements:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield node.name
+        elif isinstance(node, ast.Import):
+            yield from (alias.asname or alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if any(alias.name == "*" for alias in node.names):
+                raise _UnreadableBindingsError
+            yield from (alias.asname or alias.name for alias in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            yield from (name.id for target in targets for name in ast.walk(target) if isinstance(name, ast.Name))
+        elif isinstance(node, ast.If):
+            yield from _bound_names(node.body)
+            yield from _bound_names(node.orelse)
+        elif isinstance(node, ast.Try):
+            for block in (node.body, node.orelse, node.finalbody, *(handler.body for handler in node.handlers)):
+                yield from _bound_names(block)
+        elif not isinstance(node, (ast.Expr, ast.Pass)):
+            raise _UnreadableBindingsError  # loops, `global`, `del`, ...: bindings this does not follow
+
+
+def star_exports(source: str) -> list[str] | None:
+    """What `from module import *` binds: the literal `__all__`, else the public names bound at
+    the top level (read from the syntax tree); None when neither can be read without running it."""
+    found = _ALL.search(source)
+    if found:
+        return _QUOTED_NAME.findall(found.group(1))
+    try:
+        names = _bound_names(ast.parse(source).body)
+        return list(dict.fromkeys(name for name in names if not name.startswith("_")))
+    except (SyntaxError, _UnreadableBindingsError):
+        return None
+
+
 def lazy_package_source(init_source: str, package_dir: Path) -> tuple[str, dict[str, str]] | None:
     """`__init__.py` without its star imports, and name -> module for the names they bound;
     None when a star-imported module's exports cannot be read without running it."""
     index: dict[str, str] = {}
     for module in _STAR_IMPORT.findall(init_source):
         module_file = package_dir / f"{module}.py"
-        names = exported_names(module_file) if module_file.is_file() else None
+        names = star_exports(module_file.read_text(encoding="utf-8")) if module_file.is_file() else None
         if names is None:
             return None
         index.update(dict.fromkeys(names, module))
@@ -50,22 +123,154 @@ def lazy_package_source(init_source: str, package_dir: Path) -> tuple[str, dict[
     return _STAR_IMPORT.sub("", init_source), index
 
 
-class _LazyPackageLoader(importlib.abc.Loader):
-    def __init__(self, original: importlib.abc.Loader, init_file: Path) -> None:
+@dataclass(frozen=True)
+class ClassChunk:
+    first_line: int
+    source: str
+    mentions: tuple[str, ...]  # other classes of the module that its text names
+    sibling_names: tuple[tuple[str, tuple[str, ...]], ...]  # (sibling, names it exports that the text names)
+
+
+@dataclass(frozen=True)
+class SplitTypeModule:
+    header: str  # imports and __all__: everything before the first class, less sibling star imports
+    classes: dict[str, ClassChunk]
+
+
+def split_type_module(source: str, sibling_exports: Mapping[str, Sequence[str]]) -> SplitTypeModule | None:
+    """A generated `_inputs`/`outputs`/`_enums` module as its header and one chunk per class;
+    None when anything but classes follows the header, a class is defined twice, or the header
+    star-imports a sibling whose exports are not in `sibling_exports`.
+
+    The header's star imports of `_enums`/`_inputs` become per-class bindings of the names the
+    class mentions, so that defining a class does not define every class of the sibling."""
+    starts = list(_CLASS_START.finditer(source))
+    names = [match.group(1) for match in starts]
+    if not starts or len(set(names)) != len(names):
+        return None
+    header = source[:starts[0].start()]
+    siblings = _SIBLING_STAR_IMPORT.findall(header)
+    if any(sibling not in sibling_exports for sibling in siblings):
+        return None
+    known = frozenset(names)
+    classes: dict[str, ClassChunk] = {}
+    line, counted_to = 1, 0
+    for match, following in zip(starts, [*starts[1:], None], strict=True):
+        end = following.start() if following is not None else len(source)
+        if _COLUMN_ZERO_STATEMENT.search(source, match.end(), end):
+            return None
+        line += source.count("\n", counted_to, match.start())
+        counted_to = match.start()
+        text = source[match.start():end]
+        words = set(_IDENTIFIER.findall(text))
+        classes[match.group(1)] = ClassChunk(
+            line, text, tuple(sorted(words & known - {match.group(1)})),
+            tuple((sibling, tuple(sorted(words & set(sibling_exports[sibling])))) for sibling in siblings))
+    return SplitTypeModule(_SIBLING_STAR_IMPORT.sub("", header), classes)
+
+
+def narrowed_star_imports(source: str, sibling_exports: Mapping[str, Sequence[str]]) -> str | None:
+    """`source` with each `from ._enums import *` / `from ._inputs import *` importing only the
+    names its text mentions, on the same line; None when it has no such import or one whose
+    sibling's exports are not in `sibling_exports`."""
+    siblings = set(_SIBLING_STAR_IMPORT.findall(source))
+    if not siblings or not siblings <= set(sibling_exports):
+        return None
+    words = set(_IDENTIFIER.findall(source))
+
+    def narrowed(match: re.Match[str]) -> str:
+        names = sorted(words & set(sibling_exports[match.group(1)]))
+        return f"from .{match.group(1)} import ({', '.join(names)})" if names else ""
+
+    return _SIBLING_STAR_IMPORT.sub(narrowed, source)
+
+
+def _sibling_exports(module_file: Path, source: str) -> dict[str, list[str]]:
+    """Exports of the siblings `source` star-imports, for those that list them."""
+    exports: dict[str, list[str]] = {}
+    for sibling in set(_SIBLING_STAR_IMPORT.findall(source)):
+        names = exported_names(module_file.with_name(f"{sibling}.py"))
+        if names is not None:
+            exports[sibling] = names
+    return exports
+
+
+def _sibling_files(module_file: Path) -> list[Path]:
+    return [module_file.with_name(f"{sibling}.py") for sibling in NARROWED_SIBLINGS
+            if module_file.with_name(f"{sibling}.py").is_file()]
+
+
+class CodeCache:
+    """Marshalled data per source file under one folder, valid while its sources are unchanged."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _entry(self, source_file: Path, kind: str) -> Path:
+        digest = hashlib.sha256(f"{source_file}\0{kind}".encode()).hexdigest()[:32]
+        return self.folder / f"{digest}.marshal"
+
+    @staticmethod
+    def _stamp(sources: Sequence[Path]) -> tuple[Any, ...]:
+        stats = [source.stat() for source in sources]
+        return (importlib.util.MAGIC_NUMBER, CACHE_FORMAT,
+                *((stat.st_mtime_ns, stat.st_size) for stat in stats))
+
+    def get_or_build(self, sources: Sequence[Path], kind: str, build: Callable[[], Any]) -> Any:
+        """The cached value for `sources[0]`, else `build()` stored; `sources` are what it depends on."""
+        entry = self._entry(sources[0], kind)
+        stamp = self._stamp(sources)
+        try:
+            cached_stamp, payload = marshal.loads(entry.read_bytes())
+            if cached_stamp == stamp:
+                return payload
+        except (OSError, EOFError, ValueError, TypeError):
+            pass
+        payload = build()
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            partial = entry.with_suffix(f".{os.getpid()}.partial")
+            partial.write_bytes(marshal.dumps((stamp, payload)))
+            os.replace(partial, entry)
+        except OSError:
+            pass  # a read-only checkout: every run compiles, which is only slower
+        return payload
+
+
+def _compile(source: str, filename: str, first_line: int = 1) -> bytes:
+    # Leading newlines put the code at its line in the file, for tracebacks. Annotations stay
+    # unevaluated (PEP 563): Pulumi resolves them with get_type_hints when it needs a type.
+    code = compile("\n" * (first_line - 1) + source, filename, "exec", flags=ANNOTATIONS_FLAG,
+                   dont_inherit=True)
+    return marshal.dumps(code)
+
+
+class _CachedLoader(importlib.abc.Loader):
+    def __init__(self, original: importlib.abc.Loader, module_file: Path, cache: CodeCache) -> None:
         self._original = original
-        self._init_file = init_file
+        self._file = module_file
+        self._cache = cache
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
         return None  # the default module object
 
-    def exec_module(self, module: ModuleType) -> None:
+
+class _LazyPackageLoader(_CachedLoader):
+    def _build(self) -> tuple[bytes, dict[str, str]] | None:
         # Read here, not in find_spec: azure-native's root looks up all ~260 services.
-        lazy = lazy_package_source(self._init_file.read_text(encoding="utf-8"), self._init_file.parent)
+        lazy = lazy_package_source(self._file.read_text(encoding="utf-8"), self._file.parent)
         if lazy is None or len(set(lazy[1].values())) < 2:
-            # Compiling __init__.py from source would cost more than it saves.
+            return None  # nothing to gain: the package loads as it is
+        source, index = lazy
+        return _compile(source, str(self._file)), index
+
+    def exec_module(self, module: ModuleType) -> None:
+        # The folder's stamp changes when a module is added or removed.
+        built = self._cache.get_or_build([self._file, self._file.parent], "package", self._build)
+        if built is None:
             self._original.exec_module(module)
             return
-        source, index = lazy
+        code, index = built
         package = module.__name__
 
         def __getattr__(name: str) -> Any:  # noqa: N807 (PEP 562 module hook)
@@ -77,27 +282,104 @@ class _LazyPackageLoader(importlib.abc.Loader):
             return value
 
         module.__getattr__ = __getattr__  # type: ignore[method-assign]
-        exec(compile(source, str(self._init_file), "exec"), module.__dict__)
+        exec(marshal.loads(code), module.__dict__)
+
+
+ChunkCode = tuple[bytes, tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]
+
+
+class _LazyTypeModuleLoader(_CachedLoader):
+    """`_inputs`/`outputs`/`_enums`: the header now, each class when first asked for."""
+
+    def _build(self) -> tuple[bytes, dict[str, ChunkCode]] | None:
+        source = self._file.read_text(encoding="utf-8")
+        split = split_type_module(source, _sibling_exports(self._file, source))
+        if split is None:
+            return None
+        filename = str(self._file)
+        try:
+            classes = {name: (_compile(chunk.source, filename, chunk.first_line), chunk.mentions, chunk.sibling_names)
+                       for name, chunk in split.classes.items()}
+        except SyntaxError:
+            return None  # a "class" line inside a string: not the generated shape
+        return _compile(split.header, filename), classes
+
+    def exec_module(self, module: ModuleType) -> None:
+        built = self._cache.get_or_build([self._file, *_sibling_files(self._file)], "types", self._build)
+        if built is None:
+            self._original.exec_module(module)
+            return
+        header, classes = built
+        namespace = module.__dict__
+        package = module.__name__.rpartition(".")[0]
+        defining: set[str] = set()
+
+        def define(name: str) -> None:
+            if name in namespace or name in defining:
+                return
+            defining.add(name)
+            code, mentions, sibling_names = classes[name]
+            for mentioned in mentions:
+                define(mentioned)
+            for sibling, names in sibling_names:
+                sibling_module = importlib.import_module(f"{package}.{sibling}")
+                for sibling_name in names:
+                    # As the header's star import did: a class of this module wins.
+                    namespace.setdefault(sibling_name, getattr(sibling_module, sibling_name))
+            exec(marshal.loads(code), namespace)
+
+        def __getattr__(name: str) -> Any:  # noqa: N807 (PEP 562 module hook)
+            if name not in classes:
+                raise AttributeError(f"module {module.__name__!r} has no attribute {name!r}")
+            define(name)
+            return namespace[name]
+
+        module.__getattr__ = __getattr__  # type: ignore[method-assign]
+        exec(marshal.loads(header), namespace)
+
+
+class _NarrowedImportLoader(_CachedLoader):
+    """A module that star-imports its package's `_enums`/`_inputs`: only the names it mentions."""
+
+    def _build(self) -> bytes | None:
+        source = self._file.read_text(encoding="utf-8")
+        narrowed = narrowed_star_imports(source, _sibling_exports(self._file, source))
+        return None if narrowed is None else _compile(narrowed, str(self._file))
+
+    def exec_module(self, module: ModuleType) -> None:
+        code = self._cache.get_or_build([self._file, *_sibling_files(self._file)], "narrowed", self._build)
+        if code is None:
+            self._original.exec_module(module)
+            return
+        exec(marshal.loads(code), module.__dict__)
 
 
 class LazySdkFinder(importlib.abc.MetaPathFinder):
-    def __init__(self, distributions: frozenset[str] = SDK_DISTRIBUTIONS) -> None:
+    def __init__(self, distributions: frozenset[str] = SDK_DISTRIBUTIONS,
+                 cache_dir: Path = DEFAULT_CACHE_DIR) -> None:
         self.distributions = distributions
+        self.cache = CodeCache(cache_dir)
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
         if fullname.split(".")[0] not in self.distributions:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if (spec is None or spec.origin is None or not spec.origin.endswith("__init__.py")
+        if (spec is None or spec.origin is None or not spec.origin.endswith(".py")
                 or not isinstance(spec.loader, importlib.abc.Loader)):
             return None
-        spec.loader = _LazyPackageLoader(spec.loader, Path(spec.origin))
+        origin = Path(spec.origin)
+        if origin.name == "__init__.py":
+            spec.loader = _LazyPackageLoader(spec.loader, origin, self.cache)
+        elif origin.stem in TYPE_MODULES:
+            spec.loader = _LazyTypeModuleLoader(spec.loader, origin, self.cache)
+        elif not origin.stem.startswith("_") and _sibling_files(origin):
+            spec.loader = _NarrowedImportLoader(spec.loader, origin, self.cache)
         return spec
 
 
-def install(distributions: frozenset[str] = SDK_DISTRIBUTIONS) -> LazySdkFinder:
+def install(distributions: frozenset[str] = SDK_DISTRIBUTIONS, cache_dir: Path = DEFAULT_CACHE_DIR) -> LazySdkFinder:
     """Put the finder first on sys.meta_path; packages imported before keep their eager form."""
-    finder = LazySdkFinder(distributions)
+    finder = LazySdkFinder(distributions, cache_dir)
     sys.meta_path.insert(0, finder)
     return finder
