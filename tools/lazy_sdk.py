@@ -44,9 +44,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from tools import PROJECT_DIR
+
 SDK_DISTRIBUTIONS = frozenset({"pulumi_azure_native", "pulumi_kubernetes", "pulumi_azuread", "pulumi_vault",
                                "pulumi_random", "pulumi_tls", "pulumi_docker_build"})
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "build" / "lazy-sdk"
+DEFAULT_CACHE_DIR = PROJECT_DIR / "build" / "lazy-sdk"
 # Bump when what is cached changes shape or meaning.
 CACHE_FORMAT = 2
 ANNOTATIONS_FLAG = __future__.annotations.compiler_flag
