@@ -26,7 +26,6 @@ Only the plan's CLI installs it. The tests import the SDKs normally, and one of 
 CLI's JSON plan byte-identical to the plan built in the test process.
 """
 
-import __future__
 
 import ast
 import hashlib
@@ -50,8 +49,7 @@ SDK_DISTRIBUTIONS = frozenset({"pulumi_azure_native", "pulumi_kubernetes", "pulu
                                "pulumi_random", "pulumi_tls", "pulumi_docker_build"})
 DEFAULT_CACHE_DIR = PROJECT_DIR / "build" / "lazy-sdk"
 # Bump when what is cached changes shape or meaning.
-CACHE_FORMAT = 2
-ANNOTATIONS_FLAG = __future__.annotations.compiler_flag
+CACHE_FORMAT = 3
 TYPE_MODULES = frozenset({"_inputs", "outputs", "_enums"})
 # Siblings whose star imports are narrowed to the names a module mentions.
 NARROWED_SIBLINGS = ("_enums", "_inputs")
@@ -240,11 +238,8 @@ class CodeCache:
 
 
 def _compile(source: str, filename: str, first_line: int = 1) -> bytes:
-    # Leading newlines put the code at its line in the file, for tracebacks. Annotations stay
-    # unevaluated (PEP 563): Pulumi resolves them with get_type_hints when it needs a type.
-    code = compile("\n" * (first_line - 1) + source, filename, "exec", flags=ANNOTATIONS_FLAG,
-                   dont_inherit=True)
-    return marshal.dumps(code)
+    # Leading newlines put the code at its line in the file, for tracebacks.
+    return marshal.dumps(compile("\n" * (first_line - 1) + source, filename, "exec", dont_inherit=True))
 
 
 class _CachedLoader(importlib.abc.Loader):
