@@ -92,10 +92,32 @@ def test_lazy_source_keeps_line_numbers_and_indexes_exports(tmp_path: Path) -> N
     source = "import typing\nfrom .a import *\nfrom .b import *\nX = 1\n"
     lazy = lazy_sdk.lazy_package_source(source, tmp_path)
     assert lazy is not None
-    rewritten, index = lazy
-    assert rewritten.splitlines() == ["import typing", "", "", "X = 1"]
-    assert index == {"A": "a", "B": "b"}
+    assert lazy.source.splitlines() == ["import typing", "", "", "X = 1"]
+    assert lazy.exports == {"A": "a", "B": "b"} and lazy.submodules == {}
     assert lazy_sdk.lazy_package_source(source, tmp_path / "elsewhere") is None
+
+
+def test_subpackages_load_when_first_used(lazy_import_root: Path) -> None:
+    write_package(lazy_import_root, {"server": "__all__ = ['Server']\nclass Server: pass\n"}, init_tail=(
+        "from . import _utilities\n"
+        "if typing.TYPE_CHECKING:\n"
+        f"    import {PACKAGE}.storage as __storage\n"
+        "    storage = __storage\n"
+        "else:\n"
+        f"    storage = _utilities.lazy_import('{PACKAGE}.storage')\n"))
+    root = lazy_import_root / PACKAGE
+    (root / "_utilities.py").write_text("import importlib\ndef lazy_import(name):\n"
+                                        "    return importlib.import_module(name)\n")
+    (root / "storage").mkdir()
+    (root / "storage" / "__init__.py").write_text("LOADED = True\n")
+    package = __import__(PACKAGE)
+    assert f"{PACKAGE}.storage" not in sys.modules
+    assert package.storage.LOADED is True
+    # A line that binds another name than the subpackage's stays as written.
+    other = f"    other = _utilities.lazy_import('{PACKAGE}.storage')\n"
+    lazy = lazy_sdk.lazy_package_source((root / "__init__.py").read_text() + other, root)
+    assert lazy is not None and lazy.submodules == {"storage": f"{PACKAGE}.storage"}
+    assert lazy.source.endswith(other) and "    pass\n" in lazy.source
 
 
 ENUMS = """from enum import Enum

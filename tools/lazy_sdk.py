@@ -49,13 +49,14 @@ SDK_DISTRIBUTIONS = frozenset({"pulumi_azure_native", "pulumi_kubernetes", "pulu
                                "pulumi_random", "pulumi_tls", "pulumi_docker_build"})
 DEFAULT_CACHE_DIR = PROJECT_DIR / "build" / "lazy-sdk"
 # Bump when what is cached changes shape or meaning.
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 TYPE_MODULES = frozenset({"_inputs", "outputs", "_enums"})
 # Siblings whose star imports are narrowed to the names a module mentions.
 NARROWED_SIBLINGS = ("_enums", "_inputs")
 _STAR_IMPORT = re.compile(r"^from \.(\w+) import \*$", re.MULTILINE)
 _SIBLING_STAR_IMPORT = re.compile(r"^from \.(_enums|_inputs) import \*$", re.MULTILINE)
 _ALL = re.compile(r"^__all__ = \[(.*?)\]", re.MULTILINE | re.DOTALL)
+_LAZY_IMPORT_LINE = re.compile(r"^( *)(\w+) = _utilities\.lazy_import\('([\w.]+)'\)$", re.MULTILINE)
 _QUOTED_NAME = re.compile(r"""['"](\w+)['"]""")
 # A class with its decorators, starting at column 0; its end is the next one's start.
 _CLASS_START = re.compile(r"^(?:@[^\n]*\n)*class (\w+)\b[^\n]*\n", re.MULTILINE)
@@ -109,18 +110,38 @@ def star_exports(source: str) -> list[str] | None:
         return None
 
 
-def lazy_package_source(init_source: str, package_dir: Path) -> tuple[str, dict[str, str]] | None:
-    """`__init__.py` without its star imports, and name -> module for the names they bound;
-    None when a star-imported module's exports cannot be read without running it."""
-    index: dict[str, str] = {}
+@dataclass(frozen=True)
+class LazyPackage:
+    source: str  # __init__.py without its star imports and submodule imports
+    exports: dict[str, str]  # name -> module of the package whose star import bound it
+    submodules: dict[str, str]  # name -> the subpackage `_utilities.lazy_import` bound to it
+
+
+def lazy_package_source(init_source: str, package_dir: Path) -> LazyPackage | None:
+    """`__init__.py` without its star imports, and what they would have bound; None when a
+    star-imported module's exports cannot be read without running it. The generated
+    `name = _utilities.lazy_import('package.name')` lines (one per subpackage: ~260 in
+    azure-native's root, each a spec lookup) become names resolved on first access too."""
+    exports: dict[str, str] = {}
     for module in _STAR_IMPORT.findall(init_source):
         module_file = package_dir / f"{module}.py"
         names = star_exports(module_file.read_text(encoding="utf-8")) if module_file.is_file() else None
         if names is None:
             return None
-        index.update(dict.fromkeys(names, module))
+        exports.update(dict.fromkeys(names, module))
+    package = package_dir.name
+    submodules: dict[str, str] = {}
+
+    def lazy_submodule(match: re.Match[str]) -> str:
+        indent, name, full_name = match.groups()
+        if full_name.rpartition(".")[2] != name or full_name.split(".")[-2] != package:
+            return match.group(0)
+        submodules[name] = full_name
+        return f"{indent}pass"  # keeps the `else:` block it sits in, and the line numbers
+
     # Blank lines instead of the imports keep line numbers in tracebacks right.
-    return _STAR_IMPORT.sub("", init_source), index
+    source = _LAZY_IMPORT_LINE.sub(lazy_submodule, _STAR_IMPORT.sub("", init_source))
+    return LazyPackage(source, exports, submodules)
 
 
 @dataclass(frozen=True)
@@ -253,13 +274,12 @@ class _CachedLoader(importlib.abc.Loader):
 
 
 class _LazyPackageLoader(_CachedLoader):
-    def _build(self) -> tuple[bytes, dict[str, str]] | None:
+    def _build(self) -> tuple[bytes, dict[str, str], dict[str, str]] | None:
         # Read here, not in find_spec: azure-native's root looks up all ~260 services.
         lazy = lazy_package_source(self._file.read_text(encoding="utf-8"), self._file.parent)
-        if lazy is None or len(set(lazy[1].values())) < 2:
+        if lazy is None or (len(set(lazy.exports.values())) < 2 and not lazy.submodules):
             return None  # nothing to gain: the package loads as it is
-        source, index = lazy
-        return _compile(source, str(self._file)), index
+        return _compile(lazy.source, str(self._file)), lazy.exports, lazy.submodules
 
     def exec_module(self, module: ModuleType) -> None:
         # The folder's stamp changes when a module is added or removed.
@@ -267,14 +287,17 @@ class _LazyPackageLoader(_CachedLoader):
         if built is None:
             self._original.exec_module(module)
             return
-        code, index = built
+        code, exports, submodules = built
         package = module.__name__
 
         def __getattr__(name: str) -> Any:  # noqa: N807 (PEP 562 module hook)
-            source_module = index.get(name)
-            if source_module is None:
+            # The submodule assignments came after the star imports: they win.
+            if name in submodules:
+                value = importlib.import_module(submodules[name])
+            elif name in exports:
+                value = getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+            else:
                 raise AttributeError(f"module {package!r} has no attribute {name!r}")
-            value = getattr(importlib.import_module(f"{package}.{source_module}"), name)
             setattr(module, name, value)  # importing the module bound its name; the export wins
             return value
 
