@@ -212,6 +212,22 @@ def test_split_keeps_line_numbers_and_refuses_other_shapes() -> None:
     assert lazy_sdk.split_type_module(INPUTS + "class DiskArgs:\n    pass\n", {"_enums": []}) is None
 
 
+def test_names_only_in_parameter_annotations_or_docstrings_are_not_references() -> None:
+    source = (
+        "class Server:\n"
+        "    def __init__(self, disk: typing.Optional[\n"
+        "            typing.Union['DiskArgs', 'DiskArgsDict']] = DEFAULT) -> None:\n"
+        "        \"\"\"\n"
+        "        :param typing.Union['DiskArgs', 'InDocstring'] disk: the disk\n"
+        "        \"\"\"\n"
+        "    def disk(self) -> 'DiskArgs':  # NotedInComment\n"
+        "        return pulumi.get(self, 'disk')\n"
+    )
+    names = lazy_sdk.referenced_names(source)
+    assert {"DiskArgs", "DEFAULT", "pulumi", "NotedInComment", "typing"} <= names
+    assert not {"DiskArgsDict", "InDocstring"} & names
+
+
 def test_star_imports_are_narrowed_on_their_own_line() -> None:
     source = "import typing\nfrom ._enums import *\nfrom ._inputs import *\nX: 'ServerArgs'\n"
     narrowed = lazy_sdk.narrowed_star_imports(source, {"_inputs": ["ServerArgs", "DiskArgs"], "_enums": ["Mode"]})

@@ -49,7 +49,7 @@ SDK_DISTRIBUTIONS = frozenset({"pulumi_azure_native", "pulumi_kubernetes", "pulu
                                "pulumi_random", "pulumi_tls", "pulumi_docker_build"})
 DEFAULT_CACHE_DIR = PROJECT_DIR / "build" / "lazy-sdk"
 # Bump when what is cached changes shape or meaning.
-CACHE_FORMAT = 4
+CACHE_FORMAT = 6
 TYPE_MODULES = frozenset({"_inputs", "outputs", "_enums"})
 # Siblings whose star imports are narrowed to the names a module mentions.
 NARROWED_SIBLINGS = ("_enums", "_inputs")
@@ -144,6 +144,31 @@ def lazy_package_source(init_source: str, package_dir: Path) -> LazyPackage | No
     return LazyPackage(source, exports, submodules)
 
 
+def referenced_names(source: str) -> set[str]:
+    """The identifiers in `source` (code, strings, comments) outside function parameter
+    annotations and docstrings. Those are never looked up by name: generated code quotes the
+    types it writes in parameters, and Pulumi resolves only property getters' return annotations.
+    They are where a resource names every `...ArgsDict` TypedDict, which nothing else needs."""
+    lines = source.splitlines(keepends=True)
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.arg):
+            span: ast.expr | None = node.annotation
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            span = node.value  # a string statement: a docstring or a no-op
+        else:
+            continue
+        if span is None or span.end_lineno is None or span.end_col_offset is None:
+            continue
+        # Blank the span (UTF-8 byte offsets, as ast counts them).
+        first, last = span.lineno - 1, span.end_lineno - 1
+        for number in range(first, last + 1):
+            line = lines[number].encode()
+            start = span.col_offset if number == first else 0
+            end = span.end_col_offset if number == last else len(line.rstrip(b"\r\n"))
+            lines[number] = (line[:start] + b" " * (end - start) + line[end:]).decode()
+    return set(_IDENTIFIER.findall("".join(lines)))
+
+
 @dataclass(frozen=True)
 class ClassChunk:
     first_line: int
@@ -183,7 +208,7 @@ def split_type_module(source: str, sibling_exports: Mapping[str, Sequence[str]])
         line += source.count("\n", counted_to, match.start())
         counted_to = match.start()
         text = source[match.start():end]
-        words = set(_IDENTIFIER.findall(text))
+        words = referenced_names(text)
         classes[match.group(1)] = ClassChunk(
             line, text, tuple(sorted(words & known - {match.group(1)})),
             tuple((sibling, tuple(sorted(words & set(sibling_exports[sibling])))) for sibling in siblings))
@@ -197,7 +222,7 @@ def narrowed_star_imports(source: str, sibling_exports: Mapping[str, Sequence[st
     siblings = set(_SIBLING_STAR_IMPORT.findall(source))
     if not siblings or not siblings <= set(sibling_exports):
         return None
-    words = set(_IDENTIFIER.findall(source))
+    words = referenced_names(source)
 
     def narrowed(match: re.Match[str]) -> str:
         names = sorted(words & set(sibling_exports[match.group(1)]))
