@@ -2,25 +2,30 @@
 
 A generated SDK does almost all of its import-time work for names a program never touches:
 - each package's `__init__.py` star-imports all of its modules (`from .server import *`: ~50
-  modules per azure-native service, ~60 per Kubernetes API version);
-- each `_inputs.py` and `outputs.py` defines every type of its package (~3,000 classes in
-  Kubernetes core/v1, 4.5 MB of source), and each resource module star-imports `_inputs`.
+  modules per azure-native service, ~60 per Kubernetes API version) and looks up every
+  subpackage (`_utilities.lazy_import`: ~260 in azure-native's root);
+- each `_inputs.py`, `outputs.py` and `_enums.py` defines every type of its package (~3,000
+  classes in Kubernetes core/v1, 4.5 MB of source), and each resource module star-imports them.
 Touching one resource class paid for all of it: most of a plan's run time.
 
 `install()` puts a finder first on `sys.meta_path` that changes three kinds of SDK module:
-- a package loads without its star imports and resolves each name on first access from the
-  module that lists it in its `__all__` (the last star import wins, as in the original);
-- `_inputs`/`outputs` run their imports, then define each class on first access, after the
-  classes of the same module that its text names (so Pulumi's `get_type_hints` on it finds
-  them, as it would have found every class before);
-- a module's `from ._inputs import *` imports the names its text mentions, and only those.
-A module that does not have the generated shape (a star-imported module without a literal
-`__all__`, a statement between classes, a class that does not compile on its own) loads normally.
+- a package loads without its star imports and subpackage lookups, and resolves each name on
+  first access: from the module that exports it (`__all__`, else its public top-level names;
+  the last star import wins, as in the original) or as the subpackage;
+- `_inputs`/`outputs`/`_enums` run their imports, then define each class on first access,
+  after the classes of the same module (and the `_enums`/`_inputs` names) that it references,
+  so Pulumi's `get_type_hints` on it finds them as it found every class before;
+- a module's `from ._inputs import *` / `from ._enums import *` imports the names it
+  references, and only those.
+"References" (`referenced_names`) leaves out function parameter annotations and docstrings,
+which nothing looks up. A module that does not have the generated shape (exports that cannot
+be read without running it, a statement between classes, a class that does not parse on its
+own) loads normally.
 
 The split modules' code objects are cached in build/lazy-sdk (a tool cache like .mypy_cache,
 written whatever PYTHONDONTWRITEBYTECODE says, since it is not Python's bytecode cache): the first
-plan compiles what it uses, later ones unmarshal it. An entry is used only for the same source
-file (path, mtime and size), Python bytecode magic and cache format.
+plan builds what it uses, later ones unmarshal it. An entry is used only while its sources are
+unchanged (path, mtime and size), for the same Python bytecode magic and cache format.
 
 Only the plan's CLI installs it. The tests import the SDKs normally, and one of them holds the
 CLI's JSON plan byte-identical to the plan built in the test process.
@@ -208,7 +213,10 @@ def split_type_module(source: str, sibling_exports: Mapping[str, Sequence[str]])
         line += source.count("\n", counted_to, match.start())
         counted_to = match.start()
         text = source[match.start():end]
-        words = referenced_names(text)
+        try:
+            words = referenced_names(text)
+        except SyntaxError:
+            return None  # a "class" line inside a string cut a class in two
         classes[match.group(1)] = ClassChunk(
             line, text, tuple(sorted(words & known - {match.group(1)})),
             tuple((sibling, tuple(sorted(words & set(sibling_exports[sibling])))) for sibling in siblings))
@@ -217,12 +225,15 @@ def split_type_module(source: str, sibling_exports: Mapping[str, Sequence[str]])
 
 def narrowed_star_imports(source: str, sibling_exports: Mapping[str, Sequence[str]]) -> str | None:
     """`source` with each `from ._enums import *` / `from ._inputs import *` importing only the
-    names its text mentions, on the same line; None when it has no such import or one whose
-    sibling's exports are not in `sibling_exports`."""
+    names it references (`referenced_names`), on the same line; None when it has no such import,
+    one whose sibling's exports are not in `sibling_exports`, or is not Python."""
     siblings = set(_SIBLING_STAR_IMPORT.findall(source))
     if not siblings or not siblings <= set(sibling_exports):
         return None
-    words = referenced_names(source)
+    try:
+        words = referenced_names(source)
+    except SyntaxError:
+        return None
 
     def narrowed(match: re.Match[str]) -> str:
         names = sorted(words & set(sibling_exports[match.group(1)]))
