@@ -25,14 +25,14 @@ CHILD_SCRIPT = textwrap.dedent("""
 
     report = {}
     pack = Pack("prod", {}, fork=True)
-    report["forked"] = pack._child is not None
+    report["forked"] = pack.child_pid is not None
     report["violations"] = [[v.policy, v.level, v.urn, v.message] for v in pack.violations(sample_run())]
     try:
         Pack("prod", REFUSED_CONFIG, fork=True).violations(sample_run())
     except PolicyConfigError as error:
         report["refused"] = str(error)
     stopped = Pack("prod", {}, fork=True)
-    child = stopped._child
+    child = stopped.child_pid
     stopped.close()  # the program failed: the child gets nothing and exits
     try:
         os.waitpid(child, os.WNOHANG)

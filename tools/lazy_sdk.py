@@ -31,7 +31,6 @@ Only the plan's CLI installs it. The tests import the SDKs normally, and one of 
 CLI's JSON plan byte-identical to the plan built in the test process.
 """
 
-
 import ast
 import hashlib
 import importlib
@@ -56,7 +55,7 @@ DEFAULT_CACHE_DIR = PROJECT_DIR / "build" / "lazy-sdk"
 # Bump when what is cached changes shape or meaning.
 CACHE_FORMAT = 6
 TYPE_MODULES = frozenset({"_inputs", "outputs", "_enums"})
-# Siblings whose star imports are narrowed to the names a module mentions.
+# Siblings whose star imports are narrowed to the names a module references.
 NARROWED_SIBLINGS = ("_enums", "_inputs")
 _STAR_IMPORT = re.compile(r"^from \.(\w+) import \*$", re.MULTILINE)
 _SIBLING_STAR_IMPORT = re.compile(r"^from \.(_enums|_inputs) import \*$", re.MULTILINE)

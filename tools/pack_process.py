@@ -56,6 +56,11 @@ class Pack:
         self._requests = os.fdopen(request_write, "wb")
         self._results = os.fdopen(result_read, "rb")
 
+    @property
+    def child_pid(self) -> int | None:
+        """The forked child while it runs; None when the pack runs in this process."""
+        return self._child
+
     def violations(self, run: ProgramRun) -> list[Violation]:
         if self._child is None:
             from tools.policy_check import analyze  # the pack loads only when used
