@@ -4,6 +4,7 @@
 process's JSON with the in-process one, where SDKs load normally.)
 """
 
+import ast
 import sys
 import typing
 from collections.abc import Iterator
@@ -189,8 +190,8 @@ def test_types_are_defined_when_first_used_with_the_names_they_mention(lazy_impo
 
 
 def test_a_type_module_that_does_not_split_loads_normally(lazy_import_root: Path) -> None:
-    # A "class" line inside a string would cut a class in two: the module loads as it is.
-    odd_inputs = INPUTS.replace("class DiskArgs:\n", 'class DiskArgs:\n    """Docs.\nclass Fake:\n"""\n', 1)
+    # A statement after the classes (it might rebind one): the module loads as it is.
+    odd_inputs = INPUTS + "DiskArgs = ServerArgs\n"
     write_package(lazy_import_root, {"server": SERVER, "_inputs": odd_inputs, "_enums": ENUMS})
     package = __import__(PACKAGE)
     # Loaded as written, it defines every class, and its star import every enum.
@@ -201,15 +202,20 @@ def test_a_type_module_that_does_not_split_loads_normally(lazy_import_root: Path
 def test_split_keeps_line_numbers_and_refuses_other_shapes() -> None:
     split = lazy_sdk.split_type_module(INPUTS, {"_enums": ["Mode", "UnusedMode"]})
     assert split is not None
-    assert "from ._enums import *" not in split.header and "__all__" in split.header
+    header = ast.unparse(ast.Module(split.header, type_ignores=[]))
+    assert "from ._enums import *" not in header and "__all__" in header
     assert list(split.classes) == ["DiskArgs", "ServerArgs", "ServerArgsDict", "UnusedArgs"]
     server = split.classes["ServerArgs"]
-    assert INPUTS.splitlines()[server.first_line - 1] == "@typing.final"
+    assert INPUTS.splitlines()[server.node.decorator_list[0].lineno - 1] == "@typing.final"
     assert server.mentions == ("DiskArgs",)  # ServerArgsDict only in a parameter annotation
     assert split.classes["DiskArgs"].sibling_names == (("_enums", ("Mode",)),)
     assert lazy_sdk.split_type_module(INPUTS, {}) is None  # the star-imported sibling's names are unknown
     assert lazy_sdk.split_type_module(INPUTS + "Late = 1\n", {"_enums": []}) is None
     assert lazy_sdk.split_type_module(INPUTS + "class DiskArgs:\n    pass\n", {"_enums": []}) is None
+    # A "class" line inside a string is no class.
+    quoted = INPUTS.replace("class DiskArgs:\n", 'class DiskArgs:\n    """Docs.\nclass Fake:\n"""\n', 1)
+    quoted_split = lazy_sdk.split_type_module(quoted, {"_enums": []})
+    assert quoted_split is not None and "Fake" not in quoted_split.classes
 
 
 def test_names_only_in_parameter_annotations_or_docstrings_are_not_references() -> None:
@@ -232,7 +238,9 @@ def test_star_imports_are_narrowed_on_their_own_line() -> None:
     source = "import typing\nfrom ._enums import *\nfrom ._inputs import *\nX: 'ServerArgs'\n"
     narrowed = lazy_sdk.narrowed_star_imports(source, {"_inputs": ["ServerArgs", "DiskArgs"], "_enums": ["Mode"]})
     assert narrowed is not None
-    assert narrowed.splitlines() == ["import typing", "", "from ._inputs import (ServerArgs)", "X: 'ServerArgs'"]
+    assert ast.unparse(narrowed).splitlines() == ["import typing", "from ._inputs import ServerArgs",
+                                                  "X: 'ServerArgs'"]
+    assert [node.lineno for node in narrowed.body] == [1, 3, 4]
     assert lazy_sdk.narrowed_star_imports("import typing\n", {}) is None
     assert lazy_sdk.narrowed_star_imports(source, {"_inputs": []}) is None
 

@@ -53,7 +53,7 @@ SDK_DISTRIBUTIONS = frozenset({"pulumi_azure_native", "pulumi_kubernetes", "pulu
                                "pulumi_random", "pulumi_tls", "pulumi_docker_build"})
 DEFAULT_CACHE_DIR = PROJECT_DIR / "build" / "lazy-sdk"
 # Bump when what is cached changes shape or meaning.
-CACHE_FORMAT = 6
+CACHE_FORMAT = 7
 TYPE_MODULES = frozenset({"_inputs", "outputs", "_enums"})
 # Siblings whose star imports are narrowed to the names a module references.
 NARROWED_SIBLINGS = ("_enums", "_inputs")
@@ -62,9 +62,6 @@ _SIBLING_STAR_IMPORT = re.compile(r"^from \.(_enums|_inputs) import \*$", re.MUL
 _ALL = re.compile(r"^__all__ = \[(.*?)\]", re.MULTILINE | re.DOTALL)
 _LAZY_IMPORT_LINE = re.compile(r"^( *)(\w+) = _utilities\.lazy_import\('([\w.]+)'\)$", re.MULTILINE)
 _QUOTED_NAME = re.compile(r"""['"](\w+)['"]""")
-# A class with its decorators, starting at column 0; its end is the next one's start.
-_CLASS_START = re.compile(r"^(?:@[^\n]*\n)*class (\w+)\b[^\n]*\n", re.MULTILINE)
-_COLUMN_ZERO_STATEMENT = re.compile(r"^[^\s#]", re.MULTILINE)
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
@@ -148,97 +145,127 @@ def lazy_package_source(init_source: str, package_dir: Path) -> LazyPackage | No
     return LazyPackage(source, exports, submodules)
 
 
+def _unlooked_up(statements: Sequence[ast.stmt]) -> Iterator[ast.expr]:
+    """Parameter annotations and string statements (docstrings) in `statements`, found by
+    walking statements only: expressions cannot hold either."""
+    for node in statements:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            yield node.value
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = node.args
+            for argument in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                             arguments.vararg, arguments.kwarg):
+                if argument is not None and argument.annotation is not None:
+                    yield argument.annotation
+        for block in ("body", "orelse", "finalbody", "handlers"):
+            yield from _unlooked_up(getattr(node, block, []))
+
+
+def _names_in(lines: list[bytes], first: int, statements: Sequence[ast.stmt]) -> set[str]:
+    """Identifiers of source lines[first:] (1-based line `first + 1` onwards) outside what
+    `_unlooked_up` finds in `statements`, which sit in those lines."""
+    text = lines[first:]
+    for span in _unlooked_up(statements):
+        if span.end_lineno is None or span.end_col_offset is None:
+            continue
+        start_line, end_line = span.lineno - 1 - first, span.end_lineno - 1 - first
+        for number in range(start_line, end_line + 1):
+            line = text[number]
+            start = span.col_offset if number == start_line else 0  # ast counts UTF-8 bytes
+            end = span.end_col_offset if number == end_line else len(line.rstrip(b"\r\n"))
+            text[number] = line[:start] + b" " * (end - start) + line[end:]
+    return set(_IDENTIFIER.findall(b"".join(text).decode("utf-8", errors="replace")))
+
+
 def referenced_names(source: str) -> set[str]:
     """The identifiers in `source` (code, strings, comments) outside function parameter
     annotations and docstrings. Those are never looked up by name: generated code quotes the
     types it writes in parameters, and Pulumi resolves only property getters' return annotations.
     They are where a resource names every `...ArgsDict` TypedDict, which nothing else needs."""
-    lines = source.splitlines(keepends=True)
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.arg):
-            span: ast.expr | None = node.annotation
-        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-            span = node.value  # a string statement: a docstring or a no-op
-        else:
-            continue
-        if span is None or span.end_lineno is None or span.end_col_offset is None:
-            continue
-        # Blank the span (UTF-8 byte offsets, as ast counts them).
-        first, last = span.lineno - 1, span.end_lineno - 1
-        for number in range(first, last + 1):
-            line = lines[number].encode()
-            start = span.col_offset if number == first else 0
-            end = span.end_col_offset if number == last else len(line.rstrip(b"\r\n"))
-            lines[number] = (line[:start] + b" " * (end - start) + line[end:]).decode()
-    return set(_IDENTIFIER.findall("".join(lines)))
+    return _names_in(source.encode().splitlines(keepends=True), 0, ast.parse(source).body)
 
 
 @dataclass(frozen=True)
 class ClassChunk:
-    first_line: int
-    source: str
-    mentions: tuple[str, ...]  # other classes of the module that its text names
-    sibling_names: tuple[tuple[str, tuple[str, ...]], ...]  # (sibling, names it exports that the text names)
+    node: ast.ClassDef  # with its decorators, at its lines in the module
+    mentions: tuple[str, ...]  # other classes of the module that it references
+    sibling_names: tuple[tuple[str, tuple[str, ...]], ...]  # (sibling, names it exports that it references)
 
 
 @dataclass(frozen=True)
 class SplitTypeModule:
-    header: str  # imports and __all__: everything before the first class, less sibling star imports
+    header: list[ast.stmt]  # imports and __all__: what precedes the first class, less sibling star imports
     classes: dict[str, ClassChunk]
+
+
+def _sibling_star_import(node: ast.stmt) -> str | None:
+    if (isinstance(node, ast.ImportFrom) and node.level == 1 and node.module in NARROWED_SIBLINGS
+            and [alias.name for alias in node.names] == ["*"]):
+        return node.module
+    return None
 
 
 def split_type_module(source: str, sibling_exports: Mapping[str, Sequence[str]]) -> SplitTypeModule | None:
     """A generated `_inputs`/`outputs`/`_enums` module as its header and one chunk per class;
-    None when anything but classes follows the header, a class is defined twice, or the header
-    star-imports a sibling whose exports are not in `sibling_exports`.
+    None when anything but classes follows the first class, a class is defined twice, the
+    header star-imports a sibling whose exports are not in `sibling_exports`, or the source is
+    not Python.
 
     The header's star imports of `_enums`/`_inputs` become per-class bindings of the names the
-    class mentions, so that defining a class does not define every class of the sibling."""
-    starts = list(_CLASS_START.finditer(source))
-    names = [match.group(1) for match in starts]
-    if not starts or len(set(names)) != len(names):
+    class references, so that defining a class does not define every class of the sibling."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
         return None
-    header = source[:starts[0].start()]
-    siblings = _SIBLING_STAR_IMPORT.findall(header)
+    first_class = next((index for index, node in enumerate(body) if isinstance(node, ast.ClassDef)), None)
+    if first_class is None:
+        return None
+    header, class_nodes = body[:first_class], body[first_class:]
+    if not all(isinstance(node, ast.ClassDef) for node in class_nodes):
+        return None
+    names = [node.name for node in class_nodes if isinstance(node, ast.ClassDef)]
+    if len(set(names)) != len(names):
+        return None
+    siblings = [sibling for node in header if (sibling := _sibling_star_import(node)) is not None]
     if any(sibling not in sibling_exports for sibling in siblings):
         return None
     known = frozenset(names)
+    lines = source.encode().splitlines(keepends=True)
     classes: dict[str, ClassChunk] = {}
-    line, counted_to = 1, 0
-    for match, following in zip(starts, [*starts[1:], None], strict=True):
-        end = following.start() if following is not None else len(source)
-        if _COLUMN_ZERO_STATEMENT.search(source, match.end(), end):
-            return None
-        line += source.count("\n", counted_to, match.start())
-        counted_to = match.start()
-        text = source[match.start():end]
-        try:
-            words = referenced_names(text)
-        except SyntaxError:
-            return None  # a "class" line inside a string cut a class in two
-        classes[match.group(1)] = ClassChunk(
-            line, text, tuple(sorted(words & known - {match.group(1)})),
+    for node in class_nodes:
+        assert isinstance(node, ast.ClassDef)
+        first = min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)]) - 1
+        words = _names_in(lines[:node.end_lineno], first, [node])
+        classes[node.name] = ClassChunk(
+            node, tuple(sorted(words & known - {node.name})),
             tuple((sibling, tuple(sorted(words & set(sibling_exports[sibling])))) for sibling in siblings))
-    return SplitTypeModule(_SIBLING_STAR_IMPORT.sub("", header), classes)
+    return SplitTypeModule([node for node in header if _sibling_star_import(node) is None], classes)
 
 
-def narrowed_star_imports(source: str, sibling_exports: Mapping[str, Sequence[str]]) -> str | None:
-    """`source` with each `from ._enums import *` / `from ._inputs import *` importing only the
-    names it references (`referenced_names`), on the same line; None when it has no such import,
-    one whose sibling's exports are not in `sibling_exports`, or is not Python."""
-    siblings = set(_SIBLING_STAR_IMPORT.findall(source))
-    if not siblings or not siblings <= set(sibling_exports):
-        return None
+def narrowed_star_imports(source: str, sibling_exports: Mapping[str, Sequence[str]]) -> ast.Module | None:
+    """`source` parsed, with each top-level `from ._enums import *` / `from ._inputs import *`
+    importing only the names the module references (`referenced_names`); None when it has no
+    such import, one whose sibling's exports are not in `sibling_exports`, or is not Python."""
     try:
-        words = referenced_names(source)
+        tree = ast.parse(source)
     except SyntaxError:
         return None
-
-    def narrowed(match: re.Match[str]) -> str:
-        names = sorted(words & set(sibling_exports[match.group(1)]))
-        return f"from .{match.group(1)} import ({', '.join(names)})" if names else ""
-
-    return _SIBLING_STAR_IMPORT.sub(narrowed, source)
+    siblings = {sibling for node in tree.body if (sibling := _sibling_star_import(node)) is not None}
+    if not siblings or not siblings <= set(sibling_exports):
+        return None
+    words = _names_in(source.encode().splitlines(keepends=True), 0, tree.body)
+    body: list[ast.stmt] = []
+    for node in tree.body:
+        sibling = _sibling_star_import(node)
+        if sibling is None:
+            body.append(node)
+            continue
+        names = sorted(words & set(sibling_exports[sibling]))
+        if names:
+            narrowed = ast.ImportFrom(module=sibling, names=[ast.alias(name) for name in names], level=1)
+            body.append(ast.copy_location(narrowed, node))
+    tree.body = body
+    return ast.fix_missing_locations(tree)
 
 
 def _sibling_exports(module_file: Path, source: str) -> dict[str, list[str]]:
@@ -293,9 +320,12 @@ class CodeCache:
         return payload
 
 
-def _compile(source: str, filename: str, first_line: int = 1) -> bytes:
-    # Leading newlines put the code at its line in the file, for tracebacks.
-    return marshal.dumps(compile("\n" * (first_line - 1) + source, filename, "exec", dont_inherit=True))
+def _compile(code: str | ast.Module, filename: str) -> bytes:
+    return marshal.dumps(compile(code, filename, "exec", dont_inherit=True))
+
+
+def _module_of(statements: list[ast.stmt]) -> ast.Module:
+    return ast.Module(body=statements, type_ignores=[])
 
 
 class _CachedLoader(importlib.abc.Loader):
@@ -352,12 +382,10 @@ class _LazyTypeModuleLoader(_CachedLoader):
         if split is None:
             return None
         filename = str(self._file)
-        try:
-            classes = {name: (_compile(chunk.source, filename, chunk.first_line), chunk.mentions, chunk.sibling_names)
-                       for name, chunk in split.classes.items()}
-        except SyntaxError:
-            return None  # a "class" line inside a string: not the generated shape
-        return _compile(split.header, filename), classes
+        # Compiled from the syntax tree: each class keeps its lines in the file, for tracebacks.
+        classes = {name: (_compile(_module_of([chunk.node]), filename), chunk.mentions, chunk.sibling_names)
+                   for name, chunk in split.classes.items()}
+        return _compile(_module_of(split.header), filename), classes
 
     def exec_module(self, module: ModuleType) -> None:
         built = self._cache.get_or_build([self._file, *_sibling_files(self._file)], "types", self._build)
