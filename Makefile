@@ -11,7 +11,7 @@ PACK_CONFIG ?=
 SCAN_VENV := venv-scan
 SCAN_DIR ?= build/scan
 
-.PHONY: install plan test lint lint-ci typecheck unit bench scan clean
+.PHONY: install compile plan test lint lint-ci typecheck unit bench scan clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,13 @@ $(FAB_AIRFLOW2)/.installed: requirements-fab-airflow2.txt $(BIN)/.installed
 
 install: $(BIN)/.installed $(FAB_AIRFLOW2)/.installed
 
-plan: $(BIN)/.installed
+# The project's bytecode, written even where PYTHONDONTWRITEBYTECODE is set: otherwise every
+# plan compiles ~400 kB of source before it starts (~0.15 s on a 2-core machine). Quick when
+# nothing changed.
+compile: $(BIN)/.installed
+	$(BIN)/python -m compileall -q airflow_on_k8s components policies tools
+
+plan: $(BIN)/.installed compile
 	$(BIN)/python -m tools.plan --stack $(STACK) $(if $(PLAN_JSON),--json $(PLAN_JSON)) \
 		$(if $(PACK_CONFIG),--pack-config $(PACK_CONFIG))
 
@@ -47,7 +53,7 @@ test: lint lint-ci typecheck unit
 
 # Not part of `test`: timings on a shared machine are noise, not a pass/fail signal for a PR.
 BENCH_STACK ?= prod
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed compile
 	$(BIN)/python bench/run.py --stack $(BENCH_STACK) $(if $(BENCH_RUNS),--runs $(BENCH_RUNS))
 
 $(SCAN_VENV)/bin/.installed: requirements-scan.txt

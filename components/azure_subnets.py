@@ -1,7 +1,9 @@
 """Address ranges of existing subnets, read from Azure so that stack files hold ids, not copied CIDRs."""
 
 import pulumi
-from pulumi_azure_native.network import get_subnet_output
+
+# The module, not the package: mypy skips the network package's ~290 modules (pyproject.toml).
+from pulumi_azure_native.network.get_subnet import get_subnet_output
 
 from airflow_on_k8s.azure_ids import subnet_parts
 

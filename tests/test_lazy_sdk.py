@@ -1,10 +1,12 @@
-"""The plan CLI's lazy loading of generated SDK packages keeps each package's namespace.
+"""The plan CLI's lazy loading of generated SDK packages keeps what a program can see.
 
 (That the whole plan is unchanged by it is held by tests/test_plan.py, which compares the CLI
 process's JSON with the in-process one, where SDKs load normally.)
 """
 
+import ast
 import sys
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +29,7 @@ def write_package(root: Path, modules: dict[str, str], init_tail: str = "") -> N
 @pytest.fixture
 def lazy_import_root(tmp_path: Path) -> Iterator[Path]:
     sys.path.insert(0, str(tmp_path))
-    finder = lazy_sdk.install(frozenset({PACKAGE}))
+    finder = lazy_sdk.install(frozenset({PACKAGE}), cache_dir=tmp_path / "cache")
     try:
         yield tmp_path
     finally:
@@ -61,13 +63,28 @@ def test_a_later_star_import_wins_as_in_the_original(lazy_import_root: Path) -> 
     assert (package.Shared, package.OnlyFirst) == ("second", 1)
 
 
-def test_a_module_without_literal_all_loads_the_package_normally(lazy_import_root: Path) -> None:
+def test_a_module_without_all_exports_its_public_top_level_names(lazy_import_root: Path) -> None:
     write_package(lazy_import_root, {
         "listed": "__all__ = ['Listed']\nListed = 1\n",
-        "unlisted": "Unlisted = 2\n",
+        "unlisted": "import json\nfrom typing import Any as _Any\nclass Unlisted: pass\n_private = 2\n"
+                    "if json:\n    Conditional = 3\n",
     })
     package = __import__(PACKAGE)
-    assert f"{PACKAGE}.listed" in sys.modules and (package.Listed, package.Unlisted) == (1, 2)
+    assert f"{PACKAGE}.unlisted" not in sys.modules
+    assert (package.Listed, package.Unlisted.__name__, package.Conditional) == (1, "Unlisted", 3)
+    assert package.json.__name__ == "json"  # a star import without __all__ re-exports imports too
+    for hidden in ("_private", "_Any"):
+        with pytest.raises(AttributeError):
+            getattr(package, hidden)
+
+
+def test_a_module_whose_bindings_cannot_be_read_loads_the_package_normally(lazy_import_root: Path) -> None:
+    write_package(lazy_import_root, {
+        "listed": "__all__ = ['Listed']\nListed = 1\n",
+        "looped": "for name in ['Looped']:\n    globals()[name] = 2\n",
+    })
+    package = __import__(PACKAGE)
+    assert f"{PACKAGE}.listed" in sys.modules and (package.Listed, package.Looped) == (1, 2)
 
 
 def test_lazy_source_keeps_line_numbers_and_indexes_exports(tmp_path: Path) -> None:
@@ -76,7 +93,186 @@ def test_lazy_source_keeps_line_numbers_and_indexes_exports(tmp_path: Path) -> N
     source = "import typing\nfrom .a import *\nfrom .b import *\nX = 1\n"
     lazy = lazy_sdk.lazy_package_source(source, tmp_path)
     assert lazy is not None
-    rewritten, index = lazy
-    assert rewritten.splitlines() == ["import typing", "", "", "X = 1"]
-    assert index == {"A": "a", "B": "b"}
+    assert lazy.source.splitlines() == ["import typing", "", "", "X = 1"]
+    assert lazy.exports == {"A": "a", "B": "b"} and lazy.submodules == {}
     assert lazy_sdk.lazy_package_source(source, tmp_path / "elsewhere") is None
+
+
+def test_subpackages_load_when_first_used(lazy_import_root: Path) -> None:
+    write_package(lazy_import_root, {"server": "__all__ = ['Server']\nclass Server: pass\n"}, init_tail=(
+        "from . import _utilities\n"
+        "if typing.TYPE_CHECKING:\n"
+        f"    import {PACKAGE}.storage as __storage\n"
+        "    storage = __storage\n"
+        "else:\n"
+        f"    storage = _utilities.lazy_import('{PACKAGE}.storage')\n"))
+    root = lazy_import_root / PACKAGE
+    (root / "_utilities.py").write_text("import importlib\ndef lazy_import(name):\n"
+                                        "    return importlib.import_module(name)\n")
+    (root / "storage").mkdir()
+    (root / "storage" / "__init__.py").write_text("LOADED = True\n")
+    package = __import__(PACKAGE)
+    assert f"{PACKAGE}.storage" not in sys.modules
+    assert package.storage.LOADED is True
+    # A line that binds another name than the subpackage's stays as written.
+    other = f"    other = _utilities.lazy_import('{PACKAGE}.storage')\n"
+    lazy = lazy_sdk.lazy_package_source((root / "__init__.py").read_text() + other, root)
+    assert lazy is not None and lazy.submodules == {"storage": f"{PACKAGE}.storage"}
+    assert lazy.source.endswith(other) and "    pass\n" in lazy.source
+
+
+ENUMS = """from enum import Enum
+__all__ = ['Mode', 'UnusedMode']
+
+
+class Mode(str, Enum):
+    FAST = 'fast'
+
+
+class UnusedMode(str, Enum):
+    SLOW = 'slow'
+    raise RuntimeError('UnusedMode defined')
+"""
+INPUTS = """import typing
+from ._enums import *
+__all__ = ['DiskArgs', 'ServerArgs', 'ServerArgsDict', 'UnusedArgs']
+
+
+class DiskArgs:
+    def mode(self) -> typing.Optional['Mode']:
+        ...
+
+
+@typing.final
+class ServerArgs:
+    def __init__(self, *, spec: typing.Optional['ServerArgsDict'] = None) -> None:
+        self.spec = spec
+
+    def disk(self) -> typing.Optional['DiskArgs']:
+        ...
+
+
+class ServerArgsDict(typing.TypedDict):
+    disk: 'DiskArgs'
+
+
+class UnusedArgs:
+    raise RuntimeError('UnusedArgs defined')
+"""
+SERVER = """from ._inputs import *
+__all__ = ['Server']
+
+
+class Server:
+    def args(self) -> 'ServerArgs':
+        ...
+"""
+
+
+def test_types_are_defined_when_first_used_with_the_names_they_mention(lazy_import_root: Path) -> None:
+    write_package(lazy_import_root, {"server": SERVER, "_inputs": INPUTS, "_enums": ENUMS})
+    package = __import__(PACKAGE)
+    server = package.Server
+    inputs = sys.modules[f"{PACKAGE}._inputs"]
+    # The server module imported only the names its text mentions; ServerArgs brought DiskArgs
+    # (its text names it) and DiskArgs brought Mode from _enums.
+    assert server.__module__ == f"{PACKAGE}.server"
+    assert {"ServerArgs", "DiskArgs", "Mode"} <= set(vars(inputs)) and "UnusedArgs" not in vars(inputs)
+    assert "UnusedMode" not in vars(sys.modules[f"{PACKAGE}._enums"])
+    # What Pulumi does with a type: resolve its annotations in its module's namespace.
+    assert typing.get_type_hints(server.args, vars(sys.modules[f"{PACKAGE}.server"]))["return"] is inputs.ServerArgs
+    assert typing.get_type_hints(inputs.DiskArgs.mode, dict(vars(inputs)))["return"] == (package.Mode | None)
+    assert package.ServerArgsDict.__name__ == "ServerArgsDict"
+    with pytest.raises(RuntimeError, match="UnusedArgs defined"):
+        _ = package.UnusedArgs
+    with pytest.raises(AttributeError, match="has no attribute 'Missing'"):
+        _ = inputs.Missing
+
+
+def test_a_type_module_that_does_not_split_loads_normally(lazy_import_root: Path) -> None:
+    # A statement after the classes (it might rebind one): the module loads as it is.
+    odd_inputs = INPUTS + "DiskArgs = ServerArgs\n"
+    write_package(lazy_import_root, {"server": SERVER, "_inputs": odd_inputs, "_enums": ENUMS})
+    package = __import__(PACKAGE)
+    # Loaded as written, it defines every class, and its star import every enum.
+    with pytest.raises(RuntimeError, match=r"Unused(Args|Mode) defined"):
+        _ = package.Server
+
+
+def test_split_keeps_line_numbers_and_refuses_other_shapes() -> None:
+    split = lazy_sdk.split_type_module(INPUTS, {"_enums": ["Mode", "UnusedMode"]})
+    assert split is not None
+    header = ast.unparse(ast.Module(split.header, type_ignores=[]))
+    assert "from ._enums import *" not in header and "__all__" in header
+    assert list(split.classes) == ["DiskArgs", "ServerArgs", "ServerArgsDict", "UnusedArgs"]
+    server = split.classes["ServerArgs"]
+    assert INPUTS.splitlines()[server.node.decorator_list[0].lineno - 1] == "@typing.final"
+    assert server.mentions == ("DiskArgs",)  # ServerArgsDict only in a parameter annotation
+    assert split.classes["DiskArgs"].sibling_names == (("_enums", ("Mode",)),)
+    assert lazy_sdk.split_type_module(INPUTS, {}) is None  # the star-imported sibling's names are unknown
+    assert lazy_sdk.split_type_module(INPUTS + "Late = 1\n", {"_enums": []}) is None
+    assert lazy_sdk.split_type_module(INPUTS + "class DiskArgs:\n    pass\n", {"_enums": []}) is None
+    # A "class" line inside a string is no class.
+    quoted = INPUTS.replace("class DiskArgs:\n", 'class DiskArgs:\n    """Docs.\nclass Fake:\n"""\n', 1)
+    quoted_split = lazy_sdk.split_type_module(quoted, {"_enums": []})
+    assert quoted_split is not None and "Fake" not in quoted_split.classes
+
+
+def test_names_only_in_parameter_annotations_or_docstrings_are_not_references() -> None:
+    source = (
+        "class Server:\n"
+        "    def __init__(self, disk: typing.Optional[\n"
+        "            typing.Union['DiskArgs', 'DiskArgsDict']] = DEFAULT) -> None:\n"
+        "        \"\"\"\n"
+        "        :param typing.Union['DiskArgs', 'InDocstring'] disk: the disk\n"
+        "        \"\"\"\n"
+        "    def disk(self) -> 'DiskArgs':  # NotedInComment\n"
+        "        return pulumi.get(self, 'disk')\n"
+    )
+    names = lazy_sdk.referenced_names(source)
+    assert {"DiskArgs", "DEFAULT", "pulumi", "NotedInComment"} <= names
+    assert not {"DiskArgsDict", "InDocstring", "typing"} & names
+
+
+def test_star_imports_are_narrowed_on_their_own_line() -> None:
+    source = "import typing\nfrom ._enums import *\nfrom ._inputs import *\nX: 'ServerArgs'\n"
+    narrowed = lazy_sdk.narrowed_star_imports(source, {"_inputs": ["ServerArgs", "DiskArgs"], "_enums": ["Mode"]})
+    assert narrowed is not None
+    assert ast.unparse(narrowed).splitlines() == ["import typing", "from ._inputs import ServerArgs",
+                                                  "X: 'ServerArgs'"]
+    assert [node.lineno for node in narrowed.body] == [1, 3, 4]
+    assert lazy_sdk.narrowed_star_imports("import typing\n", {}) is None
+    assert lazy_sdk.narrowed_star_imports(source, {"_inputs": []}) is None
+
+
+def test_the_cache_is_used_until_its_source_changes(tmp_path: Path) -> None:
+    source = tmp_path / "module.py"
+    source.write_text("one")
+    cache = lazy_sdk.CodeCache(tmp_path / "cache")
+    builds: list[str] = []
+
+    def build() -> str:
+        builds.append(source.read_text())
+        return source.read_text().upper()
+
+    assert cache.get_or_build([source], "kind", build) == "ONE"
+    assert cache.get_or_build([source], "kind", build) == "ONE"
+    assert builds == ["one"]
+    source.write_text("three")  # another size (and mtime): the entry is stale
+    assert cache.get_or_build([source], "kind", build) == "THREE"
+    assert builds == ["one", "three"]
+
+
+def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
+    source = tmp_path / "module.py"
+    source.write_text("one")
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would be")
+    cache = lazy_sdk.CodeCache(blocked / "cache")
+    builds: list[int] = []
+
+    def build() -> int:
+        builds.append(1)
+        return len(builds)
+
+    assert [cache.get_or_build([source], "kind", build) for _ in range(2)] == [1, 2]  # built each time

@@ -11,7 +11,8 @@ from tools import plan_diff
 from tools.offline import ProgramRun
 from tools.plan import load_stack_inputs, plan_document
 from tools.plan_diff import ABSENT, COMMENT_MARKER, Change, diff_plans, flatten, render_markdown
-from tools.policy_check import analyze, stack_pack_config
+from tools.policy_check import analyze
+from tools.policy_io import stack_pack_config
 
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 RELEASE = "kubernetes:helm.sh/v3:Release"

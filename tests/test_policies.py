@@ -16,13 +16,8 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from policies.airflow_policies import RULES
 from tests.harness import RELEASE_TYPE, run_stack
 from tools.offline import ProgramRun, RecordedResource
-from tools.policy_check import (
-    POLICY_PACK_DIR,
-    PolicyConfigError,
-    Violation,
-    analyze,
-    stack_pack_config,
-)
+from tools.policy_check import analyze
+from tools.policy_io import POLICY_PACK_DIR, PolicyConfigError, Violation, stack_pack_config
 
 DIGEST = "sha256:" + "a" * 64
 

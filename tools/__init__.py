@@ -2,3 +2,7 @@
 
 They import the program and the policy pack; the program imports neither.
 """
+
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent

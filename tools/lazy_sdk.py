@@ -1,33 +1,68 @@
 """Load the generated Pulumi SDK packages name by name in the offline plan's CLI process.
 
-Each package of a generated SDK star-imports all of its modules in `__init__.py`
-(`from .server import *`: ~50 modules per azure-native service, ~60 per Kubernetes API
-version), so touching one class executes all of them; that is most of a plan's run time.
-`install()` puts a finder first on `sys.meta_path` that loads such a package without those
-star imports and resolves each name on first access from the module that lists it in its
-`__all__` (the last star import wins, as in the original). Everything else in `__init__.py`
-runs unchanged. A package with any star-imported module lacking a literal `__all__` loads
-normally, so the package's namespace is the same either way.
+A generated SDK does almost all of its import-time work for names a program never touches:
+- each package's `__init__.py` star-imports all of its modules (`from .server import *`: ~50
+  modules per azure-native service, ~60 per Kubernetes API version) and looks up every
+  subpackage (`_utilities.lazy_import`: ~260 in azure-native's root);
+- each `_inputs.py`, `outputs.py` and `_enums.py` defines every type of its package (~3,000
+  classes in Kubernetes core/v1, 4.5 MB of source), and each resource module star-imports them.
+Touching one resource class paid for all of it: most of a plan's run time.
+
+`install()` puts a finder first on `sys.meta_path` that changes three kinds of SDK module:
+- a package loads without its star imports and subpackage lookups, and resolves each name on
+  first access: from the module that exports it (`__all__`, else its public top-level names;
+  the last star import wins, as in the original) or as the subpackage;
+- `_inputs`/`outputs`/`_enums` run their imports, then define each class on first access,
+  after the classes of the same module (and the `_enums`/`_inputs` names) that it references,
+  so Pulumi's `get_type_hints` on it finds them as it found every class before;
+- a module's `from ._inputs import *` / `from ._enums import *` imports the names it
+  references, and only those.
+"References" (`referenced_names`) leaves out function parameter annotations and docstrings,
+which nothing looks up. A module that does not have the generated shape (exports that cannot
+be read without running it, a statement between classes, a class that does not parse on its
+own) loads normally.
+
+The split modules' code objects are cached in build/lazy-sdk (a tool cache like .mypy_cache,
+written whatever PYTHONDONTWRITEBYTECODE says, since it is not Python's bytecode cache): the first
+plan builds what it uses, later ones unmarshal it. An entry is used only while its sources are
+unchanged (path, mtime and size), for the same Python bytecode magic and cache format.
 
 Only the plan's CLI installs it. The tests import the SDKs normally, and one of them holds the
 CLI's JSON plan byte-identical to the plan built in the test process.
 """
 
+import ast
+import hashlib
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
+import marshal
+import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-SDK_DISTRIBUTIONS = frozenset({"pulumi_azure_native", "pulumi_kubernetes", "pulumi_vault", "pulumi_random",
-                               "pulumi_tls", "pulumi_docker_build"})
+from tools import PROJECT_DIR
+
+SDK_DISTRIBUTIONS = frozenset({"pulumi_azure_native", "pulumi_kubernetes", "pulumi_azuread", "pulumi_vault",
+                               "pulumi_random", "pulumi_tls", "pulumi_docker_build"})
+DEFAULT_CACHE_DIR = PROJECT_DIR / "build" / "lazy-sdk"
+# Bump when what is cached changes shape or meaning.
+CACHE_FORMAT = 7
+TYPE_MODULES = frozenset({"_inputs", "outputs", "_enums"})
+# Siblings whose star imports are narrowed to the names a module references.
+NARROWED_SIBLINGS = ("_enums", "_inputs")
 _STAR_IMPORT = re.compile(r"^from \.(\w+) import \*$", re.MULTILINE)
+_SIBLING_STAR_IMPORT = re.compile(r"^from \.(_enums|_inputs) import \*$", re.MULTILINE)
 _ALL = re.compile(r"^__all__ = \[(.*?)\]", re.MULTILINE | re.DOTALL)
+_LAZY_IMPORT_LINE = re.compile(r"^( *)(\w+) = _utilities\.lazy_import\('([\w.]+)'\)$", re.MULTILINE)
 _QUOTED_NAME = re.compile(r"""['"](\w+)['"]""")
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
 def exported_names(module_file: Path) -> list[str] | None:
@@ -36,68 +71,398 @@ def exported_names(module_file: Path) -> list[str] | None:
     return _QUOTED_NAME.findall(found.group(1)) if found else None
 
 
-def lazy_package_source(init_source: str, package_dir: Path) -> tuple[str, dict[str, str]] | None:
-    """`__init__.py` without its star imports, and name -> module for the names they bound;
-    None when a star-imported module's exports cannot be read without running it."""
-    index: dict[str, str] = {}
+class _UnreadableBindingsError(Exception):
+    pass
+
+
+def _bound_names(statements: Sequence[ast.stmt]) -> Iterator[str]:
+    for node in statements:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield node.name
+        elif isinstance(node, ast.Import):
+            yield from (alias.asname or alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if any(alias.name == "*" for alias in node.names):
+                raise _UnreadableBindingsError
+            yield from (alias.asname or alias.name for alias in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            yield from (name.id for target in targets for name in ast.walk(target) if isinstance(name, ast.Name))
+        elif isinstance(node, ast.If):
+            yield from _bound_names(node.body)
+            yield from _bound_names(node.orelse)
+        elif isinstance(node, ast.Try):
+            for block in (node.body, node.orelse, node.finalbody, *(handler.body for handler in node.handlers)):
+                yield from _bound_names(block)
+        elif not isinstance(node, (ast.Expr, ast.Pass)):
+            raise _UnreadableBindingsError  # loops, `global`, `del`, ...: bindings this does not follow
+
+
+def star_exports(source: str) -> list[str] | None:
+    """What `from module import *` binds: the literal `__all__`, else the public names bound at
+    the top level (read from the syntax tree); None when neither can be read without running it."""
+    found = _ALL.search(source)
+    if found:
+        return _QUOTED_NAME.findall(found.group(1))
+    try:
+        names = _bound_names(ast.parse(source).body)
+        return list(dict.fromkeys(name for name in names if not name.startswith("_")))
+    except (SyntaxError, _UnreadableBindingsError):
+        return None
+
+
+@dataclass(frozen=True)
+class LazyPackage:
+    source: str  # __init__.py without its star imports and submodule imports
+    exports: dict[str, str]  # name -> module of the package whose star import bound it
+    submodules: dict[str, str]  # name -> the subpackage `_utilities.lazy_import` bound to it
+
+
+def lazy_package_source(init_source: str, package_dir: Path) -> LazyPackage | None:
+    """`__init__.py` without its star imports, and what they would have bound; None when a
+    star-imported module's exports cannot be read without running it. The generated
+    `name = _utilities.lazy_import('package.name')` lines (one per subpackage: ~260 in
+    azure-native's root, each a spec lookup) become names resolved on first access too."""
+    exports: dict[str, str] = {}
     for module in _STAR_IMPORT.findall(init_source):
         module_file = package_dir / f"{module}.py"
-        names = exported_names(module_file) if module_file.is_file() else None
+        names = star_exports(module_file.read_text(encoding="utf-8")) if module_file.is_file() else None
         if names is None:
             return None
-        index.update(dict.fromkeys(names, module))
+        exports.update(dict.fromkeys(names, module))
+    package = package_dir.name
+    submodules: dict[str, str] = {}
+
+    def lazy_submodule(match: re.Match[str]) -> str:
+        indent, name, full_name = match.groups()
+        if full_name.rpartition(".")[2] != name or full_name.split(".")[-2] != package:
+            return match.group(0)
+        submodules[name] = full_name
+        return f"{indent}pass"  # keeps the `else:` block it sits in, and the line numbers
+
     # Blank lines instead of the imports keep line numbers in tracebacks right.
-    return _STAR_IMPORT.sub("", init_source), index
+    source = _LAZY_IMPORT_LINE.sub(lazy_submodule, _STAR_IMPORT.sub("", init_source))
+    return LazyPackage(source, exports, submodules)
 
 
-class _LazyPackageLoader(importlib.abc.Loader):
-    def __init__(self, original: importlib.abc.Loader, init_file: Path) -> None:
+def _unlooked_up(statements: Sequence[ast.stmt]) -> Iterator[ast.expr]:
+    """Parameter annotations and string statements (docstrings) in `statements`, found by
+    walking statements only: expressions cannot hold either."""
+    for node in statements:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            yield node.value
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = node.args
+            for argument in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                             arguments.vararg, arguments.kwarg):
+                if argument is not None and argument.annotation is not None:
+                    yield argument.annotation
+        for block in ("body", "orelse", "finalbody", "handlers"):
+            yield from _unlooked_up(getattr(node, block, []))
+
+
+def _names_in(lines: list[bytes], first: int, statements: Sequence[ast.stmt]) -> set[str]:
+    """Identifiers of source lines[first:] (1-based line `first + 1` onwards) outside what
+    `_unlooked_up` finds in `statements`, which sit in those lines."""
+    text = lines[first:]
+    for span in _unlooked_up(statements):
+        if span.end_lineno is None or span.end_col_offset is None:
+            continue
+        start_line, end_line = span.lineno - 1 - first, span.end_lineno - 1 - first
+        for number in range(start_line, end_line + 1):
+            line = text[number]
+            start = span.col_offset if number == start_line else 0  # ast counts UTF-8 bytes
+            end = span.end_col_offset if number == end_line else len(line.rstrip(b"\r\n"))
+            text[number] = line[:start] + b" " * (end - start) + line[end:]
+    return set(_IDENTIFIER.findall(b"".join(text).decode("utf-8", errors="replace")))
+
+
+def referenced_names(source: str) -> set[str]:
+    """The identifiers in `source` (code, strings, comments) outside function parameter
+    annotations and docstrings. Those are never looked up by name: generated code quotes the
+    types it writes in parameters, and Pulumi resolves only property getters' return annotations.
+    They are where a resource names every `...ArgsDict` TypedDict, which nothing else needs."""
+    return _names_in(source.encode().splitlines(keepends=True), 0, ast.parse(source).body)
+
+
+@dataclass(frozen=True)
+class ClassChunk:
+    node: ast.ClassDef  # with its decorators, at its lines in the module
+    mentions: tuple[str, ...]  # other classes of the module that it references
+    sibling_names: tuple[tuple[str, tuple[str, ...]], ...]  # (sibling, names it exports that it references)
+
+
+@dataclass(frozen=True)
+class SplitTypeModule:
+    header: list[ast.stmt]  # imports and __all__: what precedes the first class, less sibling star imports
+    classes: dict[str, ClassChunk]
+
+
+def _sibling_star_import(node: ast.stmt) -> str | None:
+    if (isinstance(node, ast.ImportFrom) and node.level == 1 and node.module in NARROWED_SIBLINGS
+            and [alias.name for alias in node.names] == ["*"]):
+        return node.module
+    return None
+
+
+def split_type_module(source: str, sibling_exports: Mapping[str, Sequence[str]]) -> SplitTypeModule | None:
+    """A generated `_inputs`/`outputs`/`_enums` module as its header and one chunk per class;
+    None when anything but classes follows the first class, a class is defined twice, the
+    header star-imports a sibling whose exports are not in `sibling_exports`, or the source is
+    not Python.
+
+    The header's star imports of `_enums`/`_inputs` become per-class bindings of the names the
+    class references, so that defining a class does not define every class of the sibling."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return None
+    first_class = next((index for index, node in enumerate(body) if isinstance(node, ast.ClassDef)), None)
+    if first_class is None:
+        return None
+    header, class_nodes = body[:first_class], body[first_class:]
+    if not all(isinstance(node, ast.ClassDef) for node in class_nodes):
+        return None
+    names = [node.name for node in class_nodes if isinstance(node, ast.ClassDef)]
+    if len(set(names)) != len(names):
+        return None
+    siblings = [sibling for node in header if (sibling := _sibling_star_import(node)) is not None]
+    if any(sibling not in sibling_exports for sibling in siblings):
+        return None
+    known = frozenset(names)
+    lines = source.encode().splitlines(keepends=True)
+    classes: dict[str, ClassChunk] = {}
+    for node in class_nodes:
+        assert isinstance(node, ast.ClassDef)
+        first = min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)]) - 1
+        words = _names_in(lines[:node.end_lineno], first, [node])
+        classes[node.name] = ClassChunk(
+            node, tuple(sorted(words & known - {node.name})),
+            tuple((sibling, tuple(sorted(words & set(sibling_exports[sibling])))) for sibling in siblings))
+    return SplitTypeModule([node for node in header if _sibling_star_import(node) is None], classes)
+
+
+def narrowed_star_imports(source: str, sibling_exports: Mapping[str, Sequence[str]]) -> ast.Module | None:
+    """`source` parsed, with each top-level `from ._enums import *` / `from ._inputs import *`
+    importing only the names the module references (`referenced_names`); None when it has no
+    such import, one whose sibling's exports are not in `sibling_exports`, or is not Python."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    siblings = {sibling for node in tree.body if (sibling := _sibling_star_import(node)) is not None}
+    if not siblings or not siblings <= set(sibling_exports):
+        return None
+    words = _names_in(source.encode().splitlines(keepends=True), 0, tree.body)
+    body: list[ast.stmt] = []
+    for node in tree.body:
+        sibling = _sibling_star_import(node)
+        if sibling is None:
+            body.append(node)
+            continue
+        names = sorted(words & set(sibling_exports[sibling]))
+        if names:
+            narrowed = ast.ImportFrom(module=sibling, names=[ast.alias(name) for name in names], level=1)
+            body.append(ast.copy_location(narrowed, node))
+    tree.body = body
+    return ast.fix_missing_locations(tree)
+
+
+def _sibling_exports(module_file: Path, source: str) -> dict[str, list[str]]:
+    """Exports of the siblings `source` star-imports, for those that list them."""
+    exports: dict[str, list[str]] = {}
+    for sibling in set(_SIBLING_STAR_IMPORT.findall(source)):
+        names = exported_names(module_file.with_name(f"{sibling}.py"))
+        if names is not None:
+            exports[sibling] = names
+    return exports
+
+
+def _sibling_files(module_file: Path) -> list[Path]:
+    return [module_file.with_name(f"{sibling}.py") for sibling in NARROWED_SIBLINGS
+            if module_file.with_name(f"{sibling}.py").is_file()]
+
+
+class CodeCache:
+    """Marshalled data per source file under one folder, valid while its sources are unchanged."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _entry(self, source_file: Path, kind: str) -> Path:
+        digest = hashlib.sha256(f"{source_file}\0{kind}".encode()).hexdigest()[:32]
+        return self.folder / f"{digest}.marshal"
+
+    @staticmethod
+    def _stamp(sources: Sequence[Path]) -> tuple[Any, ...]:
+        stats = [source.stat() for source in sources]
+        return (importlib.util.MAGIC_NUMBER, CACHE_FORMAT,
+                *((stat.st_mtime_ns, stat.st_size) for stat in stats))
+
+    def get_or_build(self, sources: Sequence[Path], kind: str, build: Callable[[], Any]) -> Any:
+        """The cached value for `sources[0]`, else `build()` stored; `sources` are what it depends on."""
+        entry = self._entry(sources[0], kind)
+        stamp = self._stamp(sources)
+        try:
+            cached_stamp, payload = marshal.loads(entry.read_bytes())
+            if cached_stamp == stamp:
+                return payload
+        except (OSError, EOFError, ValueError, TypeError):
+            pass
+        payload = build()
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            partial = entry.with_suffix(f".{os.getpid()}.partial")
+            partial.write_bytes(marshal.dumps((stamp, payload)))
+            os.replace(partial, entry)
+        except OSError:
+            pass  # a read-only checkout: every run compiles, which is only slower
+        return payload
+
+
+def _compile(code: str | ast.Module, filename: str) -> bytes:
+    return marshal.dumps(compile(code, filename, "exec", dont_inherit=True))
+
+
+def _module_of(statements: list[ast.stmt]) -> ast.Module:
+    return ast.Module(body=statements, type_ignores=[])
+
+
+class _CachedLoader(importlib.abc.Loader):
+    def __init__(self, original: importlib.abc.Loader, module_file: Path, cache: CodeCache) -> None:
         self._original = original
-        self._init_file = init_file
+        self._file = module_file
+        self._cache = cache
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
         return None  # the default module object
 
-    def exec_module(self, module: ModuleType) -> None:
+
+class _LazyPackageLoader(_CachedLoader):
+    def _build(self) -> tuple[bytes, dict[str, str], dict[str, str]] | None:
         # Read here, not in find_spec: azure-native's root looks up all ~260 services.
-        lazy = lazy_package_source(self._init_file.read_text(encoding="utf-8"), self._init_file.parent)
-        if lazy is None or len(set(lazy[1].values())) < 2:
-            # Compiling __init__.py from source would cost more than it saves.
+        lazy = lazy_package_source(self._file.read_text(encoding="utf-8"), self._file.parent)
+        if lazy is None or (len(set(lazy.exports.values())) < 2 and not lazy.submodules):
+            return None  # nothing to gain: the package loads as it is
+        return _compile(lazy.source, str(self._file)), lazy.exports, lazy.submodules
+
+    def exec_module(self, module: ModuleType) -> None:
+        # The folder's stamp changes when a module is added or removed.
+        built = self._cache.get_or_build([self._file, self._file.parent], "package", self._build)
+        if built is None:
             self._original.exec_module(module)
             return
-        source, index = lazy
+        code, exports, submodules = built
         package = module.__name__
 
         def __getattr__(name: str) -> Any:  # noqa: N807 (PEP 562 module hook)
-            source_module = index.get(name)
-            if source_module is None:
+            # The submodule assignments came after the star imports: they win.
+            if name in submodules:
+                value = importlib.import_module(submodules[name])
+            elif name in exports:
+                value = getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+            else:
                 raise AttributeError(f"module {package!r} has no attribute {name!r}")
-            value = getattr(importlib.import_module(f"{package}.{source_module}"), name)
             setattr(module, name, value)  # importing the module bound its name; the export wins
             return value
 
         module.__getattr__ = __getattr__  # type: ignore[method-assign]
-        exec(compile(source, str(self._init_file), "exec"), module.__dict__)
+        exec(marshal.loads(code), module.__dict__)
+
+
+ChunkCode = tuple[bytes, tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]
+
+
+class _LazyTypeModuleLoader(_CachedLoader):
+    """`_inputs`/`outputs`/`_enums`: the header now, each class when first asked for."""
+
+    def _build(self) -> tuple[bytes, dict[str, ChunkCode]] | None:
+        source = self._file.read_text(encoding="utf-8")
+        split = split_type_module(source, _sibling_exports(self._file, source))
+        if split is None:
+            return None
+        filename = str(self._file)
+        # Compiled from the syntax tree: each class keeps its lines in the file, for tracebacks.
+        classes = {name: (_compile(_module_of([chunk.node]), filename), chunk.mentions, chunk.sibling_names)
+                   for name, chunk in split.classes.items()}
+        return _compile(_module_of(split.header), filename), classes
+
+    def exec_module(self, module: ModuleType) -> None:
+        built = self._cache.get_or_build([self._file, *_sibling_files(self._file)], "types", self._build)
+        if built is None:
+            self._original.exec_module(module)
+            return
+        header, classes = built
+        namespace = module.__dict__
+        package = module.__name__.rpartition(".")[0]
+        defining: set[str] = set()
+
+        def define(name: str) -> None:
+            if name in namespace or name in defining:
+                return
+            defining.add(name)
+            code, mentions, sibling_names = classes[name]
+            for mentioned in mentions:
+                define(mentioned)
+            for sibling, names in sibling_names:
+                sibling_module = importlib.import_module(f"{package}.{sibling}")
+                for sibling_name in names:
+                    # As the header's star import did: a class of this module wins.
+                    namespace.setdefault(sibling_name, getattr(sibling_module, sibling_name))
+            exec(marshal.loads(code), namespace)
+
+        def __getattr__(name: str) -> Any:  # noqa: N807 (PEP 562 module hook)
+            if name not in classes:
+                raise AttributeError(f"module {module.__name__!r} has no attribute {name!r}")
+            define(name)
+            return namespace[name]
+
+        module.__getattr__ = __getattr__  # type: ignore[method-assign]
+        exec(marshal.loads(header), namespace)
+
+
+class _NarrowedImportLoader(_CachedLoader):
+    """A module that star-imports its package's `_enums`/`_inputs`: only the names it mentions."""
+
+    def _build(self) -> bytes | None:
+        source = self._file.read_text(encoding="utf-8")
+        narrowed = narrowed_star_imports(source, _sibling_exports(self._file, source))
+        return None if narrowed is None else _compile(narrowed, str(self._file))
+
+    def exec_module(self, module: ModuleType) -> None:
+        code = self._cache.get_or_build([self._file, *_sibling_files(self._file)], "narrowed", self._build)
+        if code is None:
+            self._original.exec_module(module)
+            return
+        exec(marshal.loads(code), module.__dict__)
 
 
 class LazySdkFinder(importlib.abc.MetaPathFinder):
-    def __init__(self, distributions: frozenset[str] = SDK_DISTRIBUTIONS) -> None:
+    def __init__(self, distributions: frozenset[str] = SDK_DISTRIBUTIONS,
+                 cache_dir: Path = DEFAULT_CACHE_DIR) -> None:
         self.distributions = distributions
+        self.cache = CodeCache(cache_dir)
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
         if fullname.split(".")[0] not in self.distributions:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if (spec is None or spec.origin is None or not spec.origin.endswith("__init__.py")
+        if (spec is None or spec.origin is None or not spec.origin.endswith(".py")
                 or not isinstance(spec.loader, importlib.abc.Loader)):
             return None
-        spec.loader = _LazyPackageLoader(spec.loader, Path(spec.origin))
+        origin = Path(spec.origin)
+        if origin.name == "__init__.py":
+            spec.loader = _LazyPackageLoader(spec.loader, origin, self.cache)
+        elif origin.stem in TYPE_MODULES:
+            spec.loader = _LazyTypeModuleLoader(spec.loader, origin, self.cache)
+        elif not origin.stem.startswith("_") and _sibling_files(origin):
+            spec.loader = _NarrowedImportLoader(spec.loader, origin, self.cache)
         return spec
 
 
-def install(distributions: frozenset[str] = SDK_DISTRIBUTIONS) -> LazySdkFinder:
+def install(distributions: frozenset[str] = SDK_DISTRIBUTIONS, cache_dir: Path = DEFAULT_CACHE_DIR) -> LazySdkFinder:
     """Put the finder first on sys.meta_path; packages imported before keep their eager form."""
-    finder = LazySdkFinder(distributions)
+    finder = LazySdkFinder(distributions, cache_dir)
     sys.meta_path.insert(0, finder)
     return finder

@@ -29,13 +29,8 @@ from airflow_on_k8s.config import KEYS_BY_NAME, PROJECT, reject_mistyped_namespa
 from airflow_on_k8s.errors import ConfigError, printable
 from tools import lazy_sdk
 from tools.offline import PROJECT_DIR, ProgramRun, RecordedResource, run_program
-from tools.policy_check import (
-    PolicyConfigError,
-    Violation,
-    analyze,
-    load_pack_config,
-    stack_pack_config,
-)
+from tools.pack_process import Pack
+from tools.policy_io import PolicyConfigError, Violation, load_pack_config, stack_pack_config
 from tools.stack_file import (
     ConfigEntry,
     Encrypted,
@@ -240,7 +235,9 @@ def render_text(run: ProgramRun, inputs: StackInputs, violations: list[Violation
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, pack_in_child: bool = False) -> int:
+    """The CLI. `pack_in_child` readies the policy pack in a forked process during the run
+    (tools/pack_process.py); the verdict is the same either way."""
     parser = argparse.ArgumentParser(description="Offline plan of an airflow-on-k8s stack.")
     parser.add_argument("--stack", required=True, help="stack name, e.g. dev or prod")
     parser.add_argument("--json", dest="json_path", help="also write the plan as JSON to this file")
@@ -254,8 +251,12 @@ def main(argv: list[str] | None = None) -> int:
         # Read before the run: an unreadable file fails in milliseconds, not after the program.
         pack_config = (load_pack_config(args.pack_config) if args.pack_config
                        else stack_pack_config(inputs.stack))
-        run = run_program(inputs.stack, inputs.config, inputs.secret_keys)
-        violations = analyze(run, pack_config)
+        pack = Pack(inputs.stack, pack_config, fork=pack_in_child)
+        try:
+            run = run_program(inputs.stack, inputs.config, inputs.secret_keys)
+            violations = pack.violations(run)
+        finally:
+            pack.close()
     except (ConfigError, PlanInputError, PolicyConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -289,4 +290,4 @@ def plan_stack_text(text: str | bytes, stack: str = "dev", *args: str) -> tuple[
 if __name__ == "__main__":
     gc.disable()  # one short run: memory is released at exit, collections only cost time
     lazy_sdk.install()
-    exit_now(main())
+    exit_now(main(pack_in_child=True))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.policy_check import Violation
+from tools.policy_io import Violation
 
 # The hidden first line the pull-request workflow finds its own comment by.
 COMMENT_MARKER = "<!-- airflow-on-k8s:offline-plan-diff -->"

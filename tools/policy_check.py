@@ -7,24 +7,25 @@ pack config and the property conversion behave as under `pulumi preview --policy
 only place that touches it.
 """
 
+import contextlib
 import functools
 import json
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from pathlib import Path
+import types
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jsonschema
 import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
+from pulumi_policy import policy as pulumi_policy_module
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from airflow_on_k8s.config import PROJECT
 from policies.airflow_policies import PACK_ENFORCEMENT_LEVEL, PACK_NAME, build_policies
-from tools.offline import PROJECT_DIR, ProgramRun, RecordedResource
+from tools.offline import ProgramRun, RecordedResource
+from tools.policy_io import POLICY_PACK_DIR, PolicyConfigError, Violation
 
-POLICY_PACK_DIR = PROJECT_DIR / "policies"
 LEVEL_NAMES = {
     analyzer_pb2.ADVISORY: "advisory",
     analyzer_pb2.MANDATORY: "mandatory",
@@ -34,41 +35,9 @@ LEVEL_NAMES = {
 LEVELS_BY_NAME = {name: level for level, name in LEVEL_NAMES.items()}
 
 
-class PolicyConfigError(Exception):
-    """Pack config the CLI would refuse: an unknown policy, level or property."""
-
-
-@dataclass(frozen=True)
-class Violation:
-    policy: str
-    level: str
-    urn: str
-    message: str
-
-    def as_json(self) -> dict[str, str]:
-        return asdict(self)
-
-
 def pack_version() -> str:
     document = yaml.safe_load((POLICY_PACK_DIR / "PulumiPolicy.yaml").read_text())
     return str(document["version"])
-
-
-def load_pack_config(path: Path) -> dict[str, Any]:
-    """A `--policy-pack-config` JSON file: policy name -> level, or {enforcementLevel, ...}."""
-    try:
-        loaded = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise PolicyConfigError(f"cannot read pack config {path}: {error}") from error
-    if not isinstance(loaded, dict):
-        raise PolicyConfigError(f"pack config {path} is not a JSON object")
-    return loaded
-
-
-def stack_pack_config(stack: str) -> dict[str, Any]:
-    """The `--policy-pack-config` file the pipelines pass for this stack, if there is one."""
-    path = POLICY_PACK_DIR / "config" / f"{stack}.json"
-    return load_pack_config(path) if path.is_file() else {}
 
 
 def _struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -144,24 +113,82 @@ def _violations(response: analyzer_pb2.AnalyzeResponse) -> list[Violation]:
             for diagnostic in response.diagnostics]
 
 
-def analyze(run: ProgramRun, pack_config: Mapping[str, Any] | None = None) -> list[Violation]:
-    """Every violation the pack reports for the run's resources, as the CLI would get them."""
+@contextlib.contextmanager
+def _conversions_shared_by_policies() -> Iterator[Callable[[], None]]:
+    """pulumi-policy turns a resource's properties from protobuf into a checked view once per
+    policy: 28 times per resource here, most of the analysis time. Within one request every
+    policy gets the same view instead. That changes nothing the pack can see: each view is
+    built from the same message, and the pack's checks only read it (they take a Mapping).
+    Yields a function that forgets the views, for the caller to call after each request."""
+    memo: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+    def shared(kind: str, convert: Callable[..., Any]) -> Callable[..., Any]:
+        def convert_once(value: Any, *more: Any) -> Any:
+            if more:
+                return convert(value, *more)
+            key = (kind, id(value))
+            if key not in memo:
+                memo[key] = (value, convert(value))  # holding `value` keeps its id unique
+            return memo[key][1]
+        return convert_once
+
+    originals = {name: getattr(pulumi_policy_module, name)
+                 for name in ("json_format", "deserialize_properties", "unknown_checking_proxy")}
+    replacements = {
+        "json_format": types.SimpleNamespace(MessageToDict=shared("dict", json_format.MessageToDict)),
+        "deserialize_properties": shared("deserialized", originals["deserialize_properties"]),
+        "unknown_checking_proxy": shared("proxy", originals["unknown_checking_proxy"]),
+    }
+    for name, replacement in replacements.items():
+        setattr(pulumi_policy_module, name, replacement)
+    try:
+        yield memo.clear
+    finally:
+        for name, original in originals.items():
+            setattr(pulumi_policy_module, name, original)
+
+
+def configured_servicer(stack: str, pack_config: Mapping[str, Any]) -> _PolicyAnalyzerServicer:
+    """The pack's analyzer as the CLI leaves it before the first resource: configured for the
+    stack with the pack config (PolicyConfigError when the CLI would refuse that config)."""
     servicer = _PolicyAnalyzerServicer(PACK_NAME, pack_version(), build_policies(), PACK_ENFORCEMENT_LEVEL)
     info = servicer.GetAnalyzerInfo(empty_pb2.Empty(), None)
-    servicer.Configure(_configure_request(info, pack_config or {}), None)
+    servicer.Configure(_configure_request(info, pack_config), None)
     servicer.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(
-        stack=run.stack, project=PROJECT, dry_run=True), None)
-    by_urn = {resource.urn: resource for resource in run.resources}
+        stack=stack, project=PROJECT, dry_run=True), None)
+    return servicer
+
+
+def analyze(run: ProgramRun, pack_config: Mapping[str, Any] | None = None) -> list[Violation]:
+    """Every violation the pack reports for the run's resources, as the CLI would get them."""
+    return judge(configured_servicer(run.stack, pack_config or {}), run.resources)
+
+
+def judge(servicer: _PolicyAnalyzerServicer, resources: Sequence[RecordedResource]) -> list[Violation]:
+    """What a configured analyzer reports for `resources`: resource policies, then stack policies."""
+    by_urn = {resource.urn: resource for resource in resources}
     violations: list[Violation] = []
     stack_request = analyzer_pb2.AnalyzeStackRequest()
     # URN order: registration order varies from run to run, the plan's verdict must not.
-    for resource in sorted(run.resources, key=lambda r: r.urn):
+    with _conversions_shared_by_policies() as forget_views:
+        violations += _analyze_each(servicer, resources, by_urn, stack_request, forget_views)
+        violations += _violations(servicer.AnalyzeStack(stack_request, None))
+    return violations
+
+
+def _analyze_each(servicer: _PolicyAnalyzerServicer, resources: Sequence[RecordedResource],
+                  by_urn: Mapping[str, RecordedResource],
+                  stack_request: analyzer_pb2.AnalyzeStackRequest, forget_views: Callable[[], None]) -> list[Violation]:
+    """Resource policies over each resource in URN order; fills `stack_request` on the way."""
+    violations: list[Violation] = []
+    for resource in sorted(resources, key=lambda r: r.urn):
         provider = _provider(resource, by_urn)
         request = analyzer_pb2.AnalyzeRequest(type=resource.type, name=resource.name, urn=resource.urn,
                                               properties=_struct(resource.inputs), options=_options(resource))
         if provider is not None:
             request.provider.CopyFrom(provider)
         violations += _violations(servicer.Analyze(request, None))
+        forget_views()
         # The CLI hands stack policies each resource's resulting state, not just its inputs.
         stack_resource = stack_request.resources.add(
             type=resource.type, name=resource.name, urn=resource.urn, parent=resource.parent,
@@ -169,5 +196,4 @@ def analyze(run: ProgramRun, pack_config: Mapping[str, Any] | None = None) -> li
             dependencies=resource.dependencies)
         if provider is not None:
             stack_resource.provider.CopyFrom(provider)
-    violations += _violations(servicer.AnalyzeStack(stack_request, None))
     return violations
