@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from flask_appbuilder.security.sqla.manager import SecurityManager
 
 from airflow_on_k8s.config import SUPPORTED_PAIRS, parse_stack_config
 from airflow_on_k8s.entra_app import app_role_id
@@ -23,6 +22,7 @@ from tests.fab_user_info import (
     SigningKey,
     airflow_fab_stand_in,
     azure_user_info,
+    fab_security_manager,
 )
 from tests.harness import (
     MINIMAL_SECRET_KEYS,
@@ -192,7 +192,7 @@ def test_fab_alone_refuses_entra_default_claims(entra_config: dict[str, Any]) ->
     """The defect: FAB's azure branch reads upn, else email; a default v2.0 id_token has neither."""
     key = SigningKey()
     with pytest.raises(KeyError):
-        azure_user_info(SecurityManager, key.sign(DEFAULT_V2_CLAIMS), _remote_app(entra_config), key.jwks())
+        azure_user_info(fab_security_manager(), key.sign(DEFAULT_V2_CLAIMS), _remote_app(entra_config), key.jwks())
 
 
 @pytest.mark.parametrize("claims", [DEFAULT_V2_CLAIMS, {**DEFAULT_V2_CLAIMS, **OPTIONAL_CLAIMS}],
@@ -200,7 +200,7 @@ def test_fab_alone_refuses_entra_default_claims(entra_config: dict[str, Any]) ->
 def test_the_rendered_config_logs_in_with_entra_claims(entra_config: dict[str, Any], claims: Mapping[str, Any]) -> None:
     key = SigningKey()
     manager = entra_config["SECURITY_MANAGER_CLASS"]
-    assert issubclass(manager, SecurityManager)
+    assert issubclass(manager, fab_security_manager())
     info = azure_user_info(manager, key.sign(claims), _remote_app(entra_config), key.jwks())
     assert info["username"] == claims["oid"] and info["role_keys"] == ["Airflow.Admin"]
     assert info["email"] == claims.get("upn", claims["preferred_username"])
