@@ -155,11 +155,6 @@ class ProgramRender:
         return "api-server" if self.airflow3 else "webserver"
 
 
-# Every supported (chart, Airflow) pair with the config of both committed stacks.
-PROGRAM_PAIRS = [(stack, chart) for stack in ("dev", "prod") for chart in SUPPORTED_PAIRS]
-PROGRAM_PAIR_IDS = [f"{stack}-chart-{chart}" for stack, chart in PROGRAM_PAIRS]
-
-
 def program_render(stack: str, chart: str) -> ProgramRender:
     """The committed `stack` run with the pair's two config values, and its release rendered by the
     chart it pins: the values a stack would have on that line. The run and the render happen once

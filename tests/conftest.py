@@ -1,16 +1,24 @@
+from __future__ import annotations
+
 import gc
 import pickle
 from collections.abc import Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
-from tests.chart_render import PROGRAM_PAIR_IDS, PROGRAM_PAIRS, ProgramRender
-from tests.chart_render import program_render as render_program
-from tests.harness import run_stack
-from tools.offline import ProgramRun
+from airflow_on_k8s.config import SUPPORTED_PAIRS
+
+if TYPE_CHECKING:
+    from tests.chart_render import ProgramRender
+    from tools.offline import ProgramRun
+
+# The harness and the chart renderer (Pulumi, Helm's engine) are imported by the fixtures, not
+# here: the xdist controller loads this file too, and starts the workers only after it has.
 
 T = TypeVar("T")
+# Every supported (chart, Airflow) pair with the config of both committed stacks.
+PROGRAM_PAIRS = [(stack, chart) for stack in ("dev", "prod") for chart in SUPPORTED_PAIRS]
 
 
 def read_only(value: T, name: str) -> Iterator[T]:
@@ -27,22 +35,30 @@ def read_only(value: T, name: str) -> Iterator[T]:
 
 @pytest.fixture(scope="module")
 def prod_run() -> Iterator[ProgramRun]:
+    from tests.harness import run_stack
+
     yield from read_only(run_stack("prod"), "prod_run")
 
 
 @pytest.fixture(scope="module")
 def dev_run() -> Iterator[ProgramRun]:
+    from tests.harness import run_stack
+
     yield from read_only(run_stack("dev"), "dev_run")
 
 
 @pytest.fixture(params=["dev", "prod"], scope="module")
 def stack_run(request: pytest.FixtureRequest) -> Iterator[ProgramRun]:
+    from tests.harness import run_stack
+
     yield from read_only(run_stack(request.param), f"stack_run[{request.param}]")
 
 
-@pytest.fixture(scope="module", params=PROGRAM_PAIRS, ids=PROGRAM_PAIR_IDS)
+@pytest.fixture(scope="module", params=PROGRAM_PAIRS, ids=[f"{stack}-chart-{chart}" for stack, chart in PROGRAM_PAIRS])
 def program_render(request: pytest.FixtureRequest) -> Iterator[ProgramRender]:
     """Both committed stacks on every supported (chart, Airflow) pair, rendered by the real chart."""
+    from tests.chart_render import program_render as render_program
+
     stack, chart = request.param
     yield from read_only(render_program(stack, chart), f"program_render[{stack}-chart-{chart}]")
 
