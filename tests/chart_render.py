@@ -15,7 +15,10 @@ reason instead of passing silently.
 
 import base64
 import configparser
+import functools
+import hashlib
 import json
+import os
 import pickle
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -23,13 +26,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import helm_python
+import helm_python._native
 import jsonschema
 import pytest
 import yaml
 
 from airflow_on_k8s.config import SUPPORTED_PAIRS
 from tests.harness import CHART_DIR, airflow_release, helm_values, run_once
-from tools.offline import ProgramRun
+from tools.offline import PROJECT_DIR, ProgramRun
 from tools.plan import load_stack_inputs
 
 CHART_ROOT: Path = CHART_DIR
@@ -67,9 +71,15 @@ def require_chart(version: str) -> Path:
     return path
 
 
-# A render is a function of the chart, the values, the release and the namespace, and costs
-# 0.2-0.5 s of Helm's engine: each distinct one runs once per process. Keyed by the values' JSON
-# text as Helm receives it; the objects are kept pickled so every caller gets its own copy.
+# A render is a function of Helm's engine, the chart's files, the values, the release and the
+# namespace, and costs 0.2-0.5 s of the engine (~80 distinct renders, ~20 s of a full run). Each
+# distinct one runs once per process, and successful ones are kept across runs in
+# build/chart-renders (a tool cache, like .mypy_cache: `make clean` empties it), named by a hash
+# of all of the above: the library file and the chart's files by size and modification time, the
+# values by the JSON text Helm receives. A render that fails is never kept. The most recently
+# used renders are kept (~100 kB each; a full run uses ~80).
+RENDER_CACHE_DIR = PROJECT_DIR / "build" / "chart-renders"
+KEPT_RENDERS = 1_000
 _RenderKey = tuple[str, str, str, str]
 _MANIFESTS: dict[_RenderKey, dict[str, str]] = {}
 _TEMPLATES: dict[_RenderKey, bytes] = {}
@@ -79,17 +89,60 @@ def _render_key(version: str, values: Mapping[str, Any], release: str, namespace
     return version, json.dumps(_json_ready(values)), release, namespace
 
 
+@functools.cache
+def _engine_and_chart_stamp(version: str) -> str:
+    """What a render of `version` depends on besides its arguments, as one text."""
+    files = [helm_python._native.library_path, *sorted(path for path in chart_path(version).rglob("*")
+                                                      if path.is_file())]
+    stats = [(str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in files]
+    return json.dumps([helm_python.__version__, stats])
+
+
+def _cache_file(key: _RenderKey) -> Path:
+    digest = hashlib.sha256(json.dumps([_engine_and_chart_stamp(key[0]), *key]).encode()).hexdigest()
+    return RENDER_CACHE_DIR / f"{digest}.json"
+
+
+def _read_kept(key: _RenderKey) -> dict[str, str] | None:
+    path = _cache_file(key)
+    try:
+        kept: dict[str, str] = json.loads(path.read_text())
+        os.utime(path)  # used: the last to go
+    except (OSError, ValueError):
+        return None
+    return kept
+
+
+def _keep(key: _RenderKey, manifests: dict[str, str]) -> None:
+    target = _cache_file(key)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(f".{os.getpid()}.partial")
+        partial.write_text(json.dumps(manifests))
+        os.replace(partial, target)  # whole or absent, whichever worker writes it
+        kept = list(RENDER_CACHE_DIR.glob("*.json"))
+        if len(kept) > KEPT_RENDERS:
+            for stale in sorted(kept, key=lambda path: path.stat().st_mtime_ns)[:-KEPT_RENDERS]:
+                stale.unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only checkout renders every time, which is only slower; another worker pruned first
+
+
 def render_manifests(version: str, values: Mapping[str, Any], *, release: str,
                      namespace: str) -> dict[str, str]:
     """Template path (`airflow/templates/...`) -> rendered text, sorted by path, as Helm renders
     it for an install of `release` into `namespace`. Raises helm_python.HelmValuesError when the
-    values break the chart's schema and HelmRenderError when a template `fail`s (never kept)."""
+    values break the chart's schema and HelmRenderError when a template `fail`s."""
     path = require_chart(version)
     key = _render_key(version, values, release, namespace)
     if key not in _MANIFESTS:
-        with helm_python.Chart.load(path) as chart:
-            rendered = chart.render(_json_ready(values), name=release, namespace=namespace)
-        _MANIFESTS[key] = dict(sorted(rendered.items()))
+        manifests = _read_kept(key)
+        if manifests is None:
+            with helm_python.Chart.load(path) as chart:
+                rendered = chart.render(_json_ready(values), name=release, namespace=namespace)
+            manifests = dict(sorted(rendered.items()))
+            _keep(key, manifests)
+        _MANIFESTS[key] = manifests
     return dict(_MANIFESTS[key])
 
 
@@ -155,7 +208,7 @@ class ProgramRender:
         return "api-server" if self.airflow3 else "webserver"
 
 
-def program_render(stack: str, chart: str) -> ProgramRender:
+def render_stack_pair(stack: str, chart: str) -> ProgramRender:
     """The committed `stack` run with the pair's two config values, and its release rendered by the
     chart it pins: the values a stack would have on that line. The run and the render happen once
     per process (run_once, render_chart); each call returns its own copy."""

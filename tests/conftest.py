@@ -57,10 +57,10 @@ def stack_run(request: pytest.FixtureRequest) -> Iterator[ProgramRun]:
 @pytest.fixture(scope="module", params=PROGRAM_PAIRS, ids=[f"{stack}-chart-{chart}" for stack, chart in PROGRAM_PAIRS])
 def program_render(request: pytest.FixtureRequest) -> Iterator[ProgramRender]:
     """Both committed stacks on every supported (chart, Airflow) pair, rendered by the real chart."""
-    from tests.chart_render import program_render as render_program
+    from tests.chart_render import render_stack_pair
 
     stack, chart = request.param
-    yield from read_only(render_program(stack, chart), f"program_render[{stack}-chart-{chart}]")
+    yield from read_only(render_stack_pair(stack, chart), f"program_render[{stack}-chart-{chart}]")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

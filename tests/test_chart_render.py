@@ -37,6 +37,7 @@ from tests.chart_render import (
     pods_selected,
     render_chart,
     render_manifests,
+    render_stack_pair,
     rendered_pods,
     require_chart,
     schema_errors,
@@ -219,6 +220,16 @@ def test_the_render_runs_the_charts_own_checks() -> None:
     values = {"executor": "KubernetesExecutor", "config": {"core": {"executor": "LocalExecutor"}}}
     with pytest.raises(helm_python.HelmRenderError, match=r"config\.core\.executor"):
         render_manifests("1.16.0", values, release="airflow", namespace="airflow")
+
+
+def test_a_kept_render_is_what_the_engine_renders_now() -> None:
+    """Renders are kept across runs (chart_render.RENDER_CACHE_DIR): what a run kept for a key must
+    be what Helm's engine renders for it now, text for text."""
+    render = render_stack_pair("prod", AIRFLOW3_CHART)
+    kept = render_manifests(render.version, render.values, release=render.release, namespace=render.namespace)
+    with helm_python.Chart.load(chart_path(render.version)) as chart:
+        fresh = chart.render(render.values, name=render.release, namespace=render.namespace)
+    assert kept == dict(sorted(fresh.items()))
 
 
 # --- the program's values on the chart it pins ---------------------------------------------------
