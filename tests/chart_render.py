@@ -72,17 +72,20 @@ def require_chart(version: str) -> Path:
 
 
 # A render is a function of Helm's engine, the chart's files, the values, the release and the
-# namespace, and costs 0.2-0.5 s of the engine (~80 distinct renders, ~20 s of a full run). Each
-# distinct one runs once per process, and successful ones are kept across runs in
-# build/chart-renders (a tool cache, like .mypy_cache: `make clean` empties it), named by a hash
-# of all of the above: the library file and the chart's files by size and modification time, the
-# values by the JSON text Helm receives. A render that fails is never kept. The most recently
-# used renders are kept (~100 kB each; a full run uses ~80).
+# namespace, and costs 0.2-0.5 s of the engine (~80 distinct renders, ~20 s of a full run); reading
+# its YAML back costs ~0.03 s more. Each distinct render runs once per process, and successful ones
+# are kept across runs in build/chart-renders (a tool cache, like .mypy_cache: `make clean` empties
+# it), named by a hash of all of the above: the library file and the chart's files by size and
+# modification time, the values by the JSON text Helm receives. The objects read from a render
+# are kept too, under the same hash and this file's text (the reading is done here), when JSON
+# holds them exactly. A render that fails is never kept. The most recently used entries are kept
+# (~100 kB each; a full run uses ~160).
 RENDER_CACHE_DIR = PROJECT_DIR / "build" / "chart-renders"
-KEPT_RENDERS = 1_000
+KEPT_RENDERS = 2_000
 _RenderKey = tuple[str, str, str, str]
 _MANIFESTS: dict[_RenderKey, dict[str, str]] = {}
 _TEMPLATES: dict[_RenderKey, bytes] = {}
+_READER_STAMP = hashlib.sha256(Path(__file__).read_bytes() + yaml.__version__.encode()).hexdigest()
 
 
 def _render_key(version: str, values: Mapping[str, Any], release: str, namespace: str) -> _RenderKey:
@@ -98,31 +101,31 @@ def _engine_and_chart_stamp(version: str) -> str:
     return json.dumps([helm_python.__version__, stats])
 
 
-def _cache_file(key: _RenderKey) -> Path:
-    digest = hashlib.sha256(json.dumps([_engine_and_chart_stamp(key[0]), *key]).encode()).hexdigest()
-    return RENDER_CACHE_DIR / f"{digest}.json"
+def _kept_file(key: _RenderKey, kind: str) -> Path:
+    """The file of a render's manifests (kind "manifests") or of the objects read from them ("objects")."""
+    depends_on = [_engine_and_chart_stamp(key[0]), *key, *([_READER_STAMP] if kind == "objects" else [])]
+    return RENDER_CACHE_DIR / f"{hashlib.sha256(json.dumps(depends_on).encode()).hexdigest()}.{kind}.json"
 
 
-def _read_kept(key: _RenderKey) -> dict[str, str] | None:
-    path = _cache_file(key)
+def _read_kept(path: Path) -> Any:
+    """What `path` keeps; None when nothing is kept there."""
     try:
-        kept: dict[str, str] = json.loads(path.read_text())
+        kept = json.loads(path.read_text())
         os.utime(path)  # used: the last to go
     except (OSError, ValueError):
         return None
     return kept
 
 
-def _keep(key: _RenderKey, manifests: dict[str, str]) -> None:
-    target = _cache_file(key)
+def _keep(path: Path, data: Any) -> None:
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(f".{os.getpid()}.partial")
-        partial.write_text(json.dumps(manifests))
-        os.replace(partial, target)  # whole or absent, whichever worker writes it
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        partial.write_text(json.dumps(data))
+        os.replace(partial, path)  # whole or absent, whichever worker writes it
         kept = list(RENDER_CACHE_DIR.glob("*.json"))
         if len(kept) > KEPT_RENDERS:
-            for stale in sorted(kept, key=lambda path: path.stat().st_mtime_ns)[:-KEPT_RENDERS]:
+            for stale in sorted(kept, key=lambda entry: entry.stat().st_mtime_ns)[:-KEPT_RENDERS]:
                 stale.unlink(missing_ok=True)
     except OSError:
         pass  # a read-only checkout renders every time, which is only slower; another worker pruned first
@@ -136,12 +139,13 @@ def render_manifests(version: str, values: Mapping[str, Any], *, release: str,
     path = require_chart(version)
     key = _render_key(version, values, release, namespace)
     if key not in _MANIFESTS:
-        manifests = _read_kept(key)
+        kept_file = _kept_file(key, "manifests")
+        manifests: dict[str, str] | None = _read_kept(kept_file)
         if manifests is None:
             with helm_python.Chart.load(path) as chart:
                 rendered = chart.render(_json_ready(values), name=release, namespace=namespace)
             manifests = dict(sorted(rendered.items()))
-            _keep(key, manifests)
+            _keep(kept_file, manifests)
         _MANIFESTS[key] = manifests
     return dict(_MANIFESTS[key])
 
@@ -149,15 +153,29 @@ def render_manifests(version: str, values: Mapping[str, Any], *, release: str,
 def render_templates(version: str, values: Mapping[str, Any], *, release: str,
                      namespace: str) -> dict[str, list[K8sObject]]:
     """Template path -> the objects it rendered (templates that render nothing are left out)."""
+    require_chart(version)
     key = _render_key(version, values, release, namespace)
     if key not in _TEMPLATES:
-        manifests = render_manifests(version, values, release=release, namespace=namespace)
-        by_template = {path: parse_manifest(text, source=path) for path, text in manifests.items()
-                       if PurePosixPath(path).name != NOTES_TEMPLATE}
-        _TEMPLATES[key] = pickle.dumps({path: objects for path, objects in by_template.items() if objects},
-                                       pickle.HIGHEST_PROTOCOL)
+        kept_file = _kept_file(key, "objects")
+        read: dict[str, list[K8sObject]] | None = _read_kept(kept_file)
+        if read is None:
+            manifests = render_manifests(version, values, release=release, namespace=namespace)
+            by_template = {path: parse_manifest(text, source=path) for path, text in manifests.items()
+                           if PurePosixPath(path).name != NOTES_TEMPLATE}
+            read = {path: objects for path, objects in by_template.items() if objects}
+            if _json_holds(read):
+                _keep(kept_file, read)
+        _TEMPLATES[key] = pickle.dumps(read, pickle.HIGHEST_PROTOCOL)
     templates: dict[str, list[K8sObject]] = pickle.loads(_TEMPLATES[key])
     return templates
+
+
+def _json_holds(data: Any) -> bool:
+    """Whether JSON gives `data` back as it is (YAML may also read dates, bytes and non-text keys)."""
+    try:
+        return bool(json.loads(json.dumps(data)) == data)
+    except (TypeError, ValueError):
+        return False
 
 
 def render_chart(version: str, values: Mapping[str, Any], *, release: str,

@@ -38,6 +38,7 @@ from tests.chart_render import (
     render_chart,
     render_manifests,
     render_stack_pair,
+    render_templates,
     rendered_pods,
     require_chart,
     schema_errors,
@@ -223,13 +224,17 @@ def test_the_render_runs_the_charts_own_checks() -> None:
 
 
 def test_a_kept_render_is_what_the_engine_renders_now() -> None:
-    """Renders are kept across runs (chart_render.RENDER_CACHE_DIR): what a run kept for a key must
-    be what Helm's engine renders for it now, text for text."""
+    """Renders and the objects read from them are kept across runs (chart_render.RENDER_CACHE_DIR):
+    what a run kept for a key must be what Helm's engine renders for it now, text for text."""
     render = render_stack_pair("prod", AIRFLOW3_CHART)
-    kept = render_manifests(render.version, render.values, release=render.release, namespace=render.namespace)
+    arguments = {"release": render.release, "namespace": render.namespace}
+    kept = render_manifests(render.version, render.values, **arguments)
     with helm_python.Chart.load(chart_path(render.version)) as chart:
         fresh = chart.render(render.values, name=render.release, namespace=render.namespace)
     assert kept == dict(sorted(fresh.items()))
+    read = {path: parse_manifest(text, source=path) for path, text in fresh.items() if not path.endswith("NOTES.txt")}
+    assert render_templates(render.version, render.values, **arguments) == {
+        path: objects for path, objects in sorted(read.items()) if objects}
 
 
 # --- the program's values on the chart it pins ---------------------------------------------------
