@@ -75,6 +75,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Collect what became garbage among the frozen objects (an event loop made at import time)
-    while the interpreter is whole, as a collection during the session would have."""
+    while the interpreter is whole, as a collection during the session would have. What is left
+    is alive at exit, where Python promises no finalizer: frozen again, the interpreter's exit
+    skips walking it (~1.5 s less per worker, before the run can end)."""
     gc.unfreeze()
     gc.collect()
+    gc.freeze()
