@@ -15,18 +15,26 @@ reason instead of passing silently.
 
 import base64
 import configparser
+import functools
+import hashlib
 import json
+import os
+import pickle
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import helm_python
+import helm_python._native
 import jsonschema
 import pytest
 import yaml
 
-from tests.harness import CHART_DIR
+from airflow_on_k8s.config import SUPPORTED_PAIRS
+from tests.harness import CHART_DIR, airflow_release, helm_values, run_once
+from tools.offline import PROJECT_DIR, ProgramRun
+from tools.plan import load_stack_inputs
 
 CHART_ROOT: Path = CHART_DIR
 NOTES_TEMPLATE = "NOTES.txt"
@@ -63,23 +71,111 @@ def require_chart(version: str) -> Path:
     return path
 
 
+# A render is a function of Helm's engine, the chart's files, the values, the release and the
+# namespace, and costs 0.2-0.5 s of the engine (~80 distinct renders, ~20 s of a full run); reading
+# its YAML back costs ~0.03 s more. Each distinct render runs once per process, and successful ones
+# are kept across runs in build/chart-renders (a tool cache, like .mypy_cache: `make clean` empties
+# it), named by a hash of all of the above: the library file and the chart's files by size and
+# modification time, the values by the JSON text Helm receives. The objects read from a render
+# are kept too, under the same hash and this file's text (the reading is done here), when JSON
+# holds them exactly. A render that fails is never kept. The most recently used entries are kept
+# (~100 kB each; a full run uses ~160).
+RENDER_CACHE_DIR = PROJECT_DIR / "build" / "chart-renders"
+KEPT_RENDERS = 2_000
+_RenderKey = tuple[str, str, str, str]
+_MANIFESTS: dict[_RenderKey, dict[str, str]] = {}
+_TEMPLATES: dict[_RenderKey, bytes] = {}
+_READER_STAMP = hashlib.sha256(Path(__file__).read_bytes() + yaml.__version__.encode()).hexdigest()
+
+
+def _render_key(version: str, values: Mapping[str, Any], release: str, namespace: str) -> _RenderKey:
+    return version, json.dumps(_json_ready(values)), release, namespace
+
+
+@functools.cache
+def _engine_and_chart_stamp(version: str) -> str:
+    """What a render of `version` depends on besides its arguments, as one text."""
+    files = [helm_python._native.library_path, *sorted(path for path in chart_path(version).rglob("*")
+                                                      if path.is_file())]
+    stats = [(str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in files]
+    return json.dumps([helm_python.__version__, stats])
+
+
+def _kept_file(key: _RenderKey, kind: str) -> Path:
+    """The file of a render's manifests (kind "manifests") or of the objects read from them ("objects")."""
+    depends_on = [_engine_and_chart_stamp(key[0]), *key, *([_READER_STAMP] if kind == "objects" else [])]
+    return RENDER_CACHE_DIR / f"{hashlib.sha256(json.dumps(depends_on).encode()).hexdigest()}.{kind}.json"
+
+
+def _read_kept(path: Path) -> Any:
+    """What `path` keeps; None when nothing is kept there."""
+    try:
+        kept = json.loads(path.read_text())
+        os.utime(path)  # used: the last to go
+    except (OSError, ValueError):
+        return None
+    return kept
+
+
+def _keep(path: Path, data: Any) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        partial.write_text(json.dumps(data))
+        os.replace(partial, path)  # whole or absent, whichever worker writes it
+        kept = list(RENDER_CACHE_DIR.glob("*.json"))
+        if len(kept) > KEPT_RENDERS:
+            for stale in sorted(kept, key=lambda entry: entry.stat().st_mtime_ns)[:-KEPT_RENDERS]:
+                stale.unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only checkout renders every time, which is only slower; another worker pruned first
+
+
 def render_manifests(version: str, values: Mapping[str, Any], *, release: str,
                      namespace: str) -> dict[str, str]:
     """Template path (`airflow/templates/...`) -> rendered text, sorted by path, as Helm renders
     it for an install of `release` into `namespace`. Raises helm_python.HelmValuesError when the
     values break the chart's schema and HelmRenderError when a template `fail`s."""
-    with helm_python.Chart.load(require_chart(version)) as chart:
-        rendered = chart.render(_json_ready(values), name=release, namespace=namespace)
-    return dict(sorted(rendered.items()))
+    path = require_chart(version)
+    key = _render_key(version, values, release, namespace)
+    if key not in _MANIFESTS:
+        kept_file = _kept_file(key, "manifests")
+        manifests: dict[str, str] | None = _read_kept(kept_file)
+        if manifests is None:
+            with helm_python.Chart.load(path) as chart:
+                rendered = chart.render(_json_ready(values), name=release, namespace=namespace)
+            manifests = dict(sorted(rendered.items()))
+            _keep(kept_file, manifests)
+        _MANIFESTS[key] = manifests
+    return dict(_MANIFESTS[key])
 
 
 def render_templates(version: str, values: Mapping[str, Any], *, release: str,
                      namespace: str) -> dict[str, list[K8sObject]]:
     """Template path -> the objects it rendered (templates that render nothing are left out)."""
-    manifests = render_manifests(version, values, release=release, namespace=namespace)
-    by_template = {path: parse_manifest(text, source=path) for path, text in manifests.items()
-                   if PurePosixPath(path).name != NOTES_TEMPLATE}
-    return {path: objects for path, objects in by_template.items() if objects}
+    require_chart(version)
+    key = _render_key(version, values, release, namespace)
+    if key not in _TEMPLATES:
+        kept_file = _kept_file(key, "objects")
+        read: dict[str, list[K8sObject]] | None = _read_kept(kept_file)
+        if read is None:
+            manifests = render_manifests(version, values, release=release, namespace=namespace)
+            by_template = {path: parse_manifest(text, source=path) for path, text in manifests.items()
+                           if PurePosixPath(path).name != NOTES_TEMPLATE}
+            read = {path: objects for path, objects in by_template.items() if objects}
+            if _json_holds(read):
+                _keep(kept_file, read)
+        _TEMPLATES[key] = pickle.dumps(read, pickle.HIGHEST_PROTOCOL)
+    templates: dict[str, list[K8sObject]] = pickle.loads(_TEMPLATES[key])
+    return templates
+
+
+def _json_holds(data: Any) -> bool:
+    """Whether JSON gives `data` back as it is (YAML may also read dates, bytes and non-text keys)."""
+    try:
+        return bool(json.loads(json.dumps(data)) == data)
+    except (TypeError, ValueError):
+        return False
 
 
 def render_chart(version: str, values: Mapping[str, Any], *, release: str,
@@ -108,6 +204,41 @@ def _json_ready(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_json_ready(item) for item in value]
     return value
+
+
+@dataclass(frozen=True)
+class ProgramRender:
+    """One stack's Airflow release on one supported (chart, Airflow) pair, rendered by that chart."""
+    run: ProgramRun
+    values: dict[str, Any]
+    version: str
+    release: str
+    namespace: str
+    objects: list[K8sObject]
+
+    @property
+    def airflow3(self) -> bool:
+        return not str(self.values["airflowVersion"]).startswith("2.")
+
+    @property
+    def ui(self) -> str:
+        """The UI's component label and container name."""
+        return "api-server" if self.airflow3 else "webserver"
+
+
+def render_stack_pair(stack: str, chart: str) -> ProgramRender:
+    """The committed `stack` run with the pair's two config values, and its release rendered by the
+    chart it pins: the values a stack would have on that line. The run and the render happen once
+    per process (run_once, render_chart); each call returns its own copy."""
+    require_chart(chart)
+    inputs = load_stack_inputs(stack)
+    config = {**inputs.config, "chartVersion": chart, "airflowVersion": SUPPORTED_PAIRS[chart]}
+    run = run_once(stack, config, inputs.secret_keys)
+    release = airflow_release(run)
+    version, name, namespace = (release.inputs[key] for key in ("version", "name", "namespace"))
+    values = helm_values(run)
+    objects = render_chart(version, values, release=name, namespace=namespace)
+    return ProgramRender(run, values, version, name, namespace, objects)
 
 
 def schema_errors(version: str, values: Mapping[str, Any]) -> list[str]:

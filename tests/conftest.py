@@ -1,24 +1,66 @@
+from __future__ import annotations
+
 import gc
+import pickle
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
-from tests.harness import run_stack
-from tools.offline import ProgramRun
+from airflow_on_k8s.config import SUPPORTED_PAIRS
+
+if TYPE_CHECKING:
+    from tests.chart_render import ProgramRender
+    from tools.offline import ProgramRun
+
+# The harness and the chart renderer (Pulumi, Helm's engine) are imported by the fixtures, not
+# here: the xdist controller loads this file too, and starts the workers only after it has.
+
+T = TypeVar("T")
+# Every supported (chart, Airflow) pair with the config of both committed stacks.
+PROGRAM_PAIRS = [(stack, chart) for stack in ("dev", "prod") for chart in SUPPORTED_PAIRS]
 
 
-@pytest.fixture(scope="session")
-def prod_run() -> ProgramRun:
-    return run_stack("prod")
+def read_only(value: T, name: str) -> Iterator[T]:
+    """Yield `value` to a module's tests, then fail loudly if one of them changed it: the tests of
+    a module share it, so a test that changes what it reads must change a copy.deepcopy of it."""
+    before = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    yield value
+    if pickle.dumps(value, pickle.HIGHEST_PROTOCOL) != before:
+        pytest.fail(f"a test of this module changed the shared {name}; change a copy.deepcopy of it instead",
+                    pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def dev_run() -> ProgramRun:
-    return run_stack("dev")
+# Each run below happens once per process (tests/harness.py run_once); every module gets its own copy.
+
+@pytest.fixture(scope="module")
+def prod_run() -> Iterator[ProgramRun]:
+    from tests.harness import run_stack
+
+    yield from read_only(run_stack("prod"), "prod_run")
 
 
-@pytest.fixture(params=["dev", "prod"], scope="session")
-def stack_run(request: pytest.FixtureRequest) -> ProgramRun:
-    return run_stack(request.param)
+@pytest.fixture(scope="module")
+def dev_run() -> Iterator[ProgramRun]:
+    from tests.harness import run_stack
+
+    yield from read_only(run_stack("dev"), "dev_run")
+
+
+@pytest.fixture(params=["dev", "prod"], scope="module")
+def stack_run(request: pytest.FixtureRequest) -> Iterator[ProgramRun]:
+    from tests.harness import run_stack
+
+    yield from read_only(run_stack(request.param), f"stack_run[{request.param}]")
+
+
+@pytest.fixture(scope="module", params=PROGRAM_PAIRS, ids=[f"{stack}-chart-{chart}" for stack, chart in PROGRAM_PAIRS])
+def program_render(request: pytest.FixtureRequest) -> Iterator[ProgramRender]:
+    """Both committed stacks on every supported (chart, Airflow) pair, rendered by the real chart."""
+    from tests.chart_render import render_stack_pair
+
+    stack, chart = request.param
+    yield from read_only(render_stack_pair(stack, chart), f"program_render[{stack}-chart-{chart}]")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -33,6 +75,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Collect what became garbage among the frozen objects (an event loop made at import time)
-    while the interpreter is whole, as a collection during the session would have."""
+    while the interpreter is whole, as a collection during the session would have. What is left
+    is alive at exit, where Python promises no finalizer: frozen again, the interpreter's exit
+    skips walking it (~1.5 s less per worker, before the run can end)."""
     gc.unfreeze()
     gc.collect()
+    gc.freeze()

@@ -25,11 +25,10 @@ with warnings.catch_warnings():
     from authlib.jose.errors import BadSignatureError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask_appbuilder.security.sqla.manager import SecurityManager
 
 from airflow_on_k8s.sso import FAB_SECURITY_MANAGER
 
-__all__ = ["BadSignatureError", "SigningKey", "airflow_fab_stand_in", "azure_user_info"]
+__all__ = ["BadSignatureError", "SigningKey", "airflow_fab_stand_in", "azure_user_info", "fab_security_manager"]
 
 TENANT = "2f7c4e9a-5b1d-4c3e-8a6f-9d0b1c2e3f45"
 CLIENT_ID = "58c7ff93-6f8b-5d69-83f0-05fce53a2013"
@@ -43,16 +42,26 @@ DEFAULT_V2_CLAIMS: dict[str, Any] = {
 OPTIONAL_CLAIMS = {"email": "ada.lovelace@example.com", "upn": "ada@data-platform.example.com"}
 
 
+def fab_security_manager() -> type:
+    """FAB's SecurityManager, of the Flask AppBuilder first on the path. Imported when a test asks:
+    Flask AppBuilder takes ~1.3 s to import, which every test worker would pay at collection."""
+    from flask_appbuilder.security.sqla.manager import SecurityManager
+
+    manager: type = SecurityManager
+    return manager
+
+
 @contextmanager
 def airflow_fab_stand_in() -> Iterator[None]:
     """Make `from airflow.providers.fab...override import FabAirflowSecurityManagerOverride` give FAB's
     SecurityManager while the block runs."""
     names = FAB_SECURITY_MANAGER.split(".")
+    security_manager = fab_security_manager()
     saved = {name: sys.modules.get(name) for name in (".".join(names[:i]) for i in range(1, len(names) + 1))}
     try:
         for name in saved:
             sys.modules[name] = types.ModuleType(name)
-        sys.modules[FAB_SECURITY_MANAGER].FabAirflowSecurityManagerOverride = SecurityManager  # type: ignore[attr-defined]
+        sys.modules[FAB_SECURITY_MANAGER].FabAirflowSecurityManagerOverride = security_manager  # type: ignore[attr-defined]
         yield
     finally:
         for name, module in saved.items():

@@ -30,6 +30,7 @@ from tests.harness import (
     plain,
     run_component,
     run_config,
+    run_once,
     secret_data,
     secrets_in,
     string_leaves,
@@ -174,10 +175,10 @@ def test_keys_do_not_depend_on_what_an_update_changes() -> None:
     update of the image, the replicas, the branch or the worker size must leave all of them as
     they are, so the Fernet key, the webserver key and the deploy key survive every `pulumi up`."""
     inputs = load_stack_inputs("prod")
-    before = run_program("prod", inputs.config, inputs.secret_keys)
+    before = run_once("prod", inputs.config, inputs.secret_keys)
     changed = {**inputs.config, "schedulerReplicas": "3", "gitBranch": "release", "workerMemoryLimit": "8Gi",
                "postgresStorageSizeGb": "256", "taskQueuedTimeoutSeconds": "900"}
-    after = run_program("prod", changed, inputs.secret_keys)
+    after = run_once("prod", changed, inputs.secret_keys)
     assert helm_values(after) != helm_values(before)
     assert _key_makers(after) == _key_makers(before) and len(_key_makers(before)) == 4
 

@@ -14,16 +14,15 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import helm_python
 import pytest
 
-from airflow_on_k8s.config import SUPPORTED_PAIRS
 from tests.chart_render import (
     K8sObject,
+    ProgramRender,
     airflow_cfg,
     all_containers,
     chart_path,
@@ -38,6 +37,8 @@ from tests.chart_render import (
     pods_selected,
     render_chart,
     render_manifests,
+    render_stack_pair,
+    render_templates,
     rendered_pods,
     require_chart,
     schema_errors,
@@ -46,9 +47,8 @@ from tests.chart_render import (
     task_pod_template,
     webserver_config,
 )
-from tests.harness import GITHUB_KNOWN_HOSTS, SECRET_TYPE, airflow_release, helm_values, plain, secret_data
-from tools.offline import ProgramRun, run_program
-from tools.plan import load_stack_inputs
+from tests.harness import GITHUB_KNOWN_HOSTS, SECRET_TYPE, plain, secret_data
+from tools.offline import ProgramRun
 
 NETWORK_POLICY_TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 INGRESS_TYPE = "kubernetes:networking.k8s.io/v1:Ingress"
@@ -84,45 +84,9 @@ AIRFLOW3_VALUES: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
-class ProgramRender:
-    """One stack's Airflow release, rendered by the chart version it pins."""
-    run: ProgramRun
-    values: dict[str, Any]
-    version: str
-    release: str
-    namespace: str
-    objects: list[K8sObject]
-
-
-    @property
-    def airflow3(self) -> bool:
-        return not str(self.values["airflowVersion"]).startswith("2.")
-
-    @property
-    def ui(self) -> str:
-        """The UI's component label and container name."""
-        return "api-server" if self.airflow3 else "webserver"
-
-
 # role in the `serviceAccounts` output -> the chart's `component` label
 ROLE_COMPONENTS = {"worker": "worker", "scheduler": "scheduler", "triggerer": "triggerer", "webserver": "webserver",
                    "apiServer": "api-server", "dagProcessor": "dag-processor"}
-PAIRS = [(stack, chart) for stack in ("dev", "prod") for chart in SUPPORTED_PAIRS]
-
-
-@pytest.fixture(scope="module", params=PAIRS, ids=[f"{stack}-chart-{chart}" for stack, chart in PAIRS])
-def program_render(request: pytest.FixtureRequest) -> ProgramRender:
-    stack, chart = request.param
-    require_chart(chart)
-    inputs = load_stack_inputs(stack)
-    config = {**inputs.config, "chartVersion": chart, "airflowVersion": SUPPORTED_PAIRS[chart]}
-    run = run_program(stack, config, inputs.secret_keys)
-    release = airflow_release(run)
-    version, name, namespace = (release.inputs[key] for key in ("version", "name", "namespace"))
-    values = helm_values(run)
-    objects = render_chart(version, values, release=name, namespace=namespace)
-    return ProgramRender(run, values, version, name, namespace, objects)
 
 
 @pytest.fixture(scope="module")
@@ -257,6 +221,20 @@ def test_the_render_runs_the_charts_own_checks() -> None:
     values = {"executor": "KubernetesExecutor", "config": {"core": {"executor": "LocalExecutor"}}}
     with pytest.raises(helm_python.HelmRenderError, match=r"config\.core\.executor"):
         render_manifests("1.16.0", values, release="airflow", namespace="airflow")
+
+
+def test_a_kept_render_is_what_the_engine_renders_now() -> None:
+    """Renders and the objects read from them are kept across runs (chart_render.RENDER_CACHE_DIR):
+    what a run kept for a key must be what Helm's engine renders for it now, text for text."""
+    render = render_stack_pair("prod", AIRFLOW3_CHART)
+    arguments = {"release": render.release, "namespace": render.namespace}
+    kept = render_manifests(render.version, render.values, **arguments)
+    with helm_python.Chart.load(chart_path(render.version)) as chart:
+        fresh = chart.render(render.values, name=render.release, namespace=render.namespace)
+    assert kept == dict(sorted(fresh.items()))
+    read = {path: parse_manifest(text, source=path) for path, text in fresh.items() if not path.endswith("NOTES.txt")}
+    assert render_templates(render.version, render.values, **arguments) == {
+        path: objects for path, objects in sorted(read.items()) if objects}
 
 
 # --- the program's values on the chart it pins ---------------------------------------------------

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from tests.harness import run_once
 from tools import plan_diff
-from tools.offline import ProgramRun, run_program
+from tools.offline import ProgramRun
 from tools.plan import load_stack_inputs, plan_document
 from tools.plan_diff import ABSENT, COMMENT_MARKER, Change, diff_plans, flatten, render_markdown
 from tools.policy_check import analyze
@@ -27,7 +28,7 @@ def document(run: ProgramRun, pack_config: dict[str, Any]) -> dict[str, Any]:
 
 def prod_plan(pack_config: dict[str, Any] | None = None, **config_changes: str) -> dict[str, Any]:
     inputs = load_stack_inputs("prod")
-    run = run_program("prod", {**inputs.config, **config_changes}, inputs.secret_keys)
+    run = run_once("prod", {**inputs.config, **config_changes}, inputs.secret_keys)
     return document(run, pack_config if pack_config is not None else stack_pack_config("prod"))
 
 

@@ -20,6 +20,7 @@ from components.airflow_release import POD_SECURITY_LABELS
 from policies.airflow_policies.pods import control_plane_resources_findings, pods_restricted_findings
 from tests.chart_render import (
     K8sObject,
+    ProgramRender,
     airflow_cfg,
     all_containers,
     object_key,
@@ -31,10 +32,7 @@ from tests.chart_render import (
     task_pod_template,
 )
 from tests.harness import MINIMAL_SECRET_KEYS, RELEASE_TYPE, minimal_config, plain
-from tests.test_chart_render import ProgramRender, program_render
 from tools.plan import load_stack_inputs
-
-__all__ = ["program_render"]  # the fixture, shared with test_chart_render
 
 NAMESPACE_TYPE = "kubernetes:core/v1:Namespace"
 IMAGE_TYPE = "docker-build:index:Image"

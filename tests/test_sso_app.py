@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from flask_appbuilder.security.sqla.manager import SecurityManager
 
 from airflow_on_k8s.config import SUPPORTED_PAIRS, parse_stack_config
 from airflow_on_k8s.entra_app import app_role_id
@@ -23,6 +22,7 @@ from tests.fab_user_info import (
     SigningKey,
     airflow_fab_stand_in,
     azure_user_info,
+    fab_security_manager,
 )
 from tests.harness import (
     MINIMAL_SECRET_KEYS,
@@ -30,6 +30,7 @@ from tests.harness import (
     helm_values,
     minimal_config,
     plain,
+    run_once,
     secret_data,
     secrets_in,
     ui_section,
@@ -53,7 +54,7 @@ def _stack_with_pair(stack: str, chart: str, **overrides: str) -> ProgramRun:
               if key not in ("ssoClientId", "ssoClientSecretVaultPath", "ssoOktaDomain")}
     config.update({**MANAGED, "ingressHost": inputs.config["ingressHost"], "chartVersion": chart,
                    "airflowVersion": SUPPORTED_PAIRS[chart], **overrides})
-    return run_program(stack, config, inputs.secret_keys)
+    return run_once(stack, config, inputs.secret_keys)
 
 
 CASES = [(stack, chart) for stack in ("dev", "prod") for chart in SUPPORTED_PAIRS]
@@ -191,7 +192,7 @@ def test_fab_alone_refuses_entra_default_claims(entra_config: dict[str, Any]) ->
     """The defect: FAB's azure branch reads upn, else email; a default v2.0 id_token has neither."""
     key = SigningKey()
     with pytest.raises(KeyError):
-        azure_user_info(SecurityManager, key.sign(DEFAULT_V2_CLAIMS), _remote_app(entra_config), key.jwks())
+        azure_user_info(fab_security_manager(), key.sign(DEFAULT_V2_CLAIMS), _remote_app(entra_config), key.jwks())
 
 
 @pytest.mark.parametrize("claims", [DEFAULT_V2_CLAIMS, {**DEFAULT_V2_CLAIMS, **OPTIONAL_CLAIMS}],
@@ -199,7 +200,7 @@ def test_fab_alone_refuses_entra_default_claims(entra_config: dict[str, Any]) ->
 def test_the_rendered_config_logs_in_with_entra_claims(entra_config: dict[str, Any], claims: Mapping[str, Any]) -> None:
     key = SigningKey()
     manager = entra_config["SECURITY_MANAGER_CLASS"]
-    assert issubclass(manager, SecurityManager)
+    assert issubclass(manager, fab_security_manager())
     info = azure_user_info(manager, key.sign(claims), _remote_app(entra_config), key.jwks())
     assert info["username"] == claims["oid"] and info["role_keys"] == ["Airflow.Admin"]
     assert info["email"] == claims.get("upn", claims["preferred_username"])
