@@ -5,15 +5,17 @@ falls back to the in-process pack. (tests/test_plan.py holds the whole CLI plan,
 included, byte-identical to the in-process plan.)
 """
 
+import dataclasses
 import json
 import subprocess
 import sys
 import textwrap
 
 import pytest
+from pulumi.runtime.proto import analyzer_pb2
 
 from tools.offline import PROJECT_DIR, ProgramRun, RecordedResource
-from tools.policy_check import analyze
+from tools.policy_check import Judgement, analyze, configured_servicer
 from tools.policy_io import PolicyConfigError
 
 REFUSED_CONFIG = {"no-such-rule": "mandatory"}
@@ -66,3 +68,46 @@ def test_the_forked_pack_judges_refuses_and_stops_like_the_in_process_one() -> N
         analyze(sample_run(), REFUSED_CONFIG)
     assert report["refused"] == str(refused.value)
     assert report["child_left"] is False
+
+
+def test_a_judgement_built_in_any_arrival_order_is_the_batch_verdict(prod_run: ProgramRun) -> None:
+    """The CLI's child judges resources as the program registers them, and registration order
+    varies: the verdict lists violations by URN whatever the order."""
+    celery = sample_run().resources[0]
+    second = dataclasses.replace(celery, urn=celery.urn.replace("airflow-release", "another-release"))
+    resources = [*prod_run.resources, celery, second]
+    batch = analyze(ProgramRun(stack="prod", resources=resources, outputs={}, invokes=[], state={}), {})
+    assert {violation.urn for violation in batch} >= {celery.urn, second.urn}
+    for order in (list(reversed(resources)), [second, *resources[:-1]]):
+        judgement = Judgement(configured_servicer("prod", {}))
+        for resource in order:
+            judgement.add(resource)
+        assert judgement.verdict() == batch
+
+
+class RecordingServicer:
+    """Stands in for the pack's analyzer: records whether each request named a provider."""
+
+    def __init__(self) -> None:
+        self.with_provider: dict[str, bool] = {}
+
+    def Analyze(self, request: analyzer_pb2.AnalyzeRequest, _: object) -> analyzer_pb2.AnalyzeResponse:  # noqa: N802
+        self.with_provider[request.urn] = request.HasField("provider")
+        return analyzer_pb2.AnalyzeResponse()
+
+    def AnalyzeStack(self, request: analyzer_pb2.AnalyzeStackRequest, _: object) -> analyzer_pb2.AnalyzeResponse:  # noqa: N802
+        return analyzer_pb2.AnalyzeResponse()
+
+
+def test_a_resource_that_arrives_before_its_provider_is_judged_with_it(prod_run: ProgramRun) -> None:
+    with_provider = {resource.urn for resource in prod_run.resources if resource.provider}
+    assert with_provider, "the prod program sets explicit providers"
+    providers_last = sorted(prod_run.resources, key=lambda resource: resource.type.startswith("pulumi:providers:"))
+    servicer = RecordingServicer()
+    judgement = Judgement(servicer)  # type: ignore[arg-type]
+    for resource in providers_last:
+        judgement.add(resource)
+    judgement.verdict()
+    assert {urn for urn, named in servicer.with_provider.items() if named} == {
+        resource.urn for resource in prod_run.resources
+        if resource.provider and resource.provider.rsplit("::", 1)[0] in {r.urn for r in prod_run.resources}}

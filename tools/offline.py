@@ -249,8 +249,10 @@ class OfflineEngine(mocks.Mocks):
 
     def __init__(self, previous_state: Mapping[str, tuple[str, dict[str, Any]]] | None = None,
                  extra_invokes: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None,
-                 seed: str = DEFAULT_SEED) -> None:
+                 seed: str = DEFAULT_SEED, listener: Callable[[RecordedResource], None] | None = None) -> None:
+        """`listener` hears of each resource as it is recorded (the plan streams them to its pack)."""
         self.previous_state = dict(previous_state or {})
+        self.listener = listener
         self.seed = seed
         self.state: dict[str, tuple[str, dict[str, Any]]] = {}
         self.resources: list[RecordedResource] = []
@@ -356,6 +358,8 @@ class OfflineEngine(mocks.Mocks):
         with self._lock:
             self.resources.append(record)
             self.state[urn] = (fingerprint, outputs)
+        if self.listener is not None:
+            self.listener(record)
         # Azure ids are ARM paths that programs parse (e.g. the subscription for a role definition).
         resource_id = (str(outputs.get("id") or f"{args.name}-id")) if args.custom else None
         return resource_id, outputs

@@ -3,10 +3,10 @@
 The plan's CLI needs the program's resources and a configured pack, and the pack's verdict
 needs the resources. Loading the pack (pulumi-policy, the rules, their HCL and JSON Schema
 libraries) and configuring it takes about a fifth of a plan. A child forked before the run does
-that on another core while the parent runs the program, then judges the resources the parent
-sends: tools.policy_check.judge, the very function `analyze` calls in-process, over the same
-resources, so the verdict is the same. A test holds the CLI's JSON plan byte-identical to the
-in-process one.
+that on another core while the parent runs the program, and judges each resource the parent
+sends as the program registers it: tools.policy_check.Judgement, which `analyze` uses
+in-process too, so the verdict is the same. A test holds the CLI's JSON plan byte-identical to
+the in-process one.
 
 Only the CLI uses it (a test process may hold threads, which fork does not copy). Where fork is
 missing, or threads are already running, the pack runs in-process after the program.
@@ -14,6 +14,7 @@ missing, or threads are already running, the pack runs in-process after the prog
 
 import os
 import pickle
+import queue
 import sys
 import threading
 import traceback
@@ -23,13 +24,17 @@ from typing import Any, BinaryIO
 from tools.offline import ProgramRun, RecordedResource
 from tools.policy_io import PolicyConfigError, Violation
 
+_END = None  # after the last resource
+
 
 class PackProcessError(Exception):
     """The forked pack failed in a way the in-process pack would have raised."""
 
 
 class Pack:
-    """A pack being readied for `stack`; `violations(run)` gives its verdict on the run."""
+    """A pack being readied for `stack`. `send` each resource the program registers (a listener
+    of tools.offline.OfflineEngine); `violations(run)` sends what was not sent and gives the
+    verdict on the run's resources."""
 
     def __init__(self, stack: str, pack_config: Mapping[str, Any], *, fork: bool) -> None:
         self._stack = stack
@@ -37,6 +42,7 @@ class Pack:
         self._child: int | None = None
         self._requests: BinaryIO | None = None
         self._results: BinaryIO | None = None
+        self._sent: set[str] = set()
         if fork and hasattr(os, "fork") and threading.active_count() == 1:
             self._fork()
 
@@ -61,12 +67,22 @@ class Pack:
         """The forked child while it runs; None when the pack runs in this process."""
         return self._child
 
+    def send(self, resource: RecordedResource) -> None:
+        """Hand one registered resource to the child (a no-op for the in-process pack)."""
+        if self._requests is not None:
+            pickle.dump(resource, self._requests, protocol=pickle.HIGHEST_PROTOCOL)
+            self._requests.flush()
+            self._sent.add(resource.urn)
+
     def violations(self, run: ProgramRun) -> list[Violation]:
         if self._child is None:
             from tools.policy_check import analyze  # the pack loads only when used
             return analyze(run, self._pack_config)
         assert self._requests is not None and self._results is not None
-        pickle.dump(run.resources, self._requests, protocol=pickle.HIGHEST_PROTOCOL)
+        for resource in run.resources:
+            if resource.urn not in self._sent:
+                self.send(resource)
+        pickle.dump(_END, self._requests)
         self._requests.close()
         outcome, detail = pickle.load(self._results)
         self.close()
@@ -77,7 +93,7 @@ class Pack:
         return [Violation(*fields) for fields in detail]
 
     def close(self) -> None:
-        """Stop the child (when the program failed, it gets no resources and exits)."""
+        """Stop the child (when the program failed, its resources end early and it exits)."""
         for stream in (self._requests, self._results):
             if stream is not None and not stream.closed:
                 stream.close()
@@ -98,24 +114,40 @@ def _warm_up_resource(stack: str) -> RecordedResource:
                             provider="", options={})
 
 
-def _serve(stack: str, pack_config: Mapping[str, Any], requests: BinaryIO, results: BinaryIO) -> None:
-    """The child: ready the pack, judge the resources that arrive, report, exit without running
-    the parent's exit handlers or flushing its buffers."""
+def _receive(requests: BinaryIO, into: "queue.Queue[RecordedResource | EOFError | None]") -> None:
+    """Drain the pipe as the parent writes, so its writes never wait on a full pipe while this
+    process is still loading the pack."""
     try:
-        outcome: tuple[str, Any]
+        while True:
+            resource = pickle.load(requests)
+            into.put(resource)
+            if resource is _END:
+                return
+    except EOFError as stopped:
+        into.put(stopped)
+
+
+def _serve(stack: str, pack_config: Mapping[str, Any], requests: BinaryIO, results: BinaryIO) -> None:
+    """The child: ready the pack, judge each resource that arrives, report the verdict at the
+    end, and exit without running the parent's exit handlers or flushing its buffers."""
+    arrivals: queue.Queue[RecordedResource | EOFError | None] = queue.Queue()
+    threading.Thread(target=_receive, args=(requests, arrivals), daemon=True).start()
+    outcome: tuple[str, Any]
+    try:
         try:
-            from tools.policy_check import configured_servicer, judge  # loads in the child only
+            from tools.policy_check import Judgement, configured_servicer, judge  # loads in the child only
             servicer = configured_servicer(stack, pack_config)
             judge(servicer, [_warm_up_resource(stack)])
+            judgement: Judgement | None = Judgement(servicer)
         except PolicyConfigError as error:
-            servicer, outcome = None, ("config", str(error))
-        try:
-            resources: list[RecordedResource] = pickle.load(requests)
-        except EOFError:
-            os._exit(0)  # the parent stopped before the pack had anything to judge
-        if servicer is not None:
-            violations = judge(servicer, resources)
-            outcome = ("violations", [(v.policy, v.level, v.urn, v.message) for v in violations])
+            judgement, outcome = None, ("config", str(error))
+        while (arrival := arrivals.get()) is not _END:
+            if isinstance(arrival, EOFError):
+                os._exit(0)  # the parent stopped: nobody waits for a verdict
+            if judgement is not None:
+                judgement.add(arrival)
+        if judgement is not None:
+            outcome = ("violations", [(v.policy, v.level, v.urn, v.message) for v in judgement.verdict()])
     except BaseException:  # reported to the parent, which raises it
         outcome = ("crash", traceback.format_exc())
     try:

@@ -28,7 +28,7 @@ from pulumi.runtime import rpc
 from airflow_on_k8s.config import KEYS_BY_NAME, PROJECT, reject_mistyped_namespaces
 from airflow_on_k8s.errors import ConfigError, printable
 from tools import lazy_sdk
-from tools.offline import PROJECT_DIR, ProgramRun, RecordedResource, run_program
+from tools.offline import PROJECT_DIR, OfflineEngine, ProgramRun, RecordedResource, run_program
 from tools.pack_process import Pack
 from tools.policy_io import PolicyConfigError, Violation, load_pack_config, stack_pack_config
 from tools.stack_file import (
@@ -253,7 +253,8 @@ def main(argv: list[str] | None = None, *, pack_in_child: bool = False) -> int:
                        else stack_pack_config(inputs.stack))
         pack = Pack(inputs.stack, pack_config, fork=pack_in_child)
         try:
-            run = run_program(inputs.stack, inputs.config, inputs.secret_keys)
+            run = run_program(inputs.stack, inputs.config, inputs.secret_keys,
+                              engine=OfflineEngine(listener=pack.send))
             violations = pack.violations(run)
         finally:
             pack.close()

@@ -114,12 +114,12 @@ def _violations(response: analyzer_pb2.AnalyzeResponse) -> list[Violation]:
 
 
 @contextlib.contextmanager
-def _conversions_shared_by_policies() -> Iterator[Callable[[], None]]:
+def _conversions_shared_by_policies() -> Iterator[None]:
     """pulumi-policy turns a resource's properties from protobuf into a checked view once per
     policy: 28 times per resource here, most of the analysis time. Within one request every
     policy gets the same view instead. That changes nothing the pack can see: each view is
     built from the same message, and the pack's checks only read it (they take a Mapping).
-    Yields a function that forgets the views, for the caller to call after each request."""
+    Use one per request: the views are forgotten on leaving."""
     memo: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     def shared(kind: str, convert: Callable[..., Any]) -> Callable[..., Any]:
@@ -142,8 +142,9 @@ def _conversions_shared_by_policies() -> Iterator[Callable[[], None]]:
     for name, replacement in replacements.items():
         setattr(pulumi_policy_module, name, replacement)
     try:
-        yield memo.clear
+        yield
     finally:
+        memo.clear()
         for name, original in originals.items():
             setattr(pulumi_policy_module, name, original)
 
@@ -166,34 +167,62 @@ def analyze(run: ProgramRun, pack_config: Mapping[str, Any] | None = None) -> li
 
 def judge(servicer: _PolicyAnalyzerServicer, resources: Sequence[RecordedResource]) -> list[Violation]:
     """What a configured analyzer reports for `resources`: resource policies, then stack policies."""
-    by_urn = {resource.urn: resource for resource in resources}
-    violations: list[Violation] = []
-    stack_request = analyzer_pb2.AnalyzeStackRequest()
-    # URN order: registration order varies from run to run, the plan's verdict must not.
-    with _conversions_shared_by_policies() as forget_views:
-        violations += _analyze_each(servicer, resources, by_urn, stack_request, forget_views)
-        violations += _violations(servicer.AnalyzeStack(stack_request, None))
-    return violations
+    judgement = Judgement(servicer)
+    for resource in resources:
+        judgement.add(resource)
+    return judgement.verdict()
 
 
-def _analyze_each(servicer: _PolicyAnalyzerServicer, resources: Sequence[RecordedResource],
-                  by_urn: Mapping[str, RecordedResource],
-                  stack_request: analyzer_pb2.AnalyzeStackRequest, forget_views: Callable[[], None]) -> list[Violation]:
-    """Resource policies over each resource in URN order; fills `stack_request` on the way."""
-    violations: list[Violation] = []
-    for resource in sorted(resources, key=lambda r: r.urn):
-        provider = _provider(resource, by_urn)
+class Judgement:
+    """The pack's verdict, built as resources arrive (the plan's CLI streams them from the run).
+
+    Resource policies judge a resource once its provider has arrived (at the end otherwise),
+    stack policies judge all resources at the end. The verdict lists the resources' violations
+    in URN order, then the stack's: registration order varies from run to run, the plan's
+    verdict must not."""
+
+    def __init__(self, servicer: _PolicyAnalyzerServicer) -> None:
+        self._servicer = servicer
+        self._by_urn: dict[str, RecordedResource] = {}
+        self._judged: dict[str, list[Violation]] = {}
+        self._waiting: list[RecordedResource] = []
+
+    def add(self, resource: RecordedResource) -> None:
+        self._by_urn[resource.urn] = resource
+        self._waiting.append(resource)
+        still_waiting: list[RecordedResource] = []
+        for waiting in self._waiting:
+            if waiting.provider and _provider(waiting, self._by_urn) is None:
+                still_waiting.append(waiting)
+            else:
+                self._judge(waiting)
+        self._waiting = still_waiting
+
+    def _judge(self, resource: RecordedResource) -> None:
         request = analyzer_pb2.AnalyzeRequest(type=resource.type, name=resource.name, urn=resource.urn,
                                               properties=_struct(resource.inputs), options=_options(resource))
+        provider = _provider(resource, self._by_urn)
         if provider is not None:
             request.provider.CopyFrom(provider)
-        violations += _violations(servicer.Analyze(request, None))
-        forget_views()
-        # The CLI hands stack policies each resource's resulting state, not just its inputs.
-        stack_resource = stack_request.resources.add(
-            type=resource.type, name=resource.name, urn=resource.urn, parent=resource.parent,
-            properties=_struct(resource.outputs), options=_options(resource),
-            dependencies=resource.dependencies)
-        if provider is not None:
-            stack_resource.provider.CopyFrom(provider)
-    return violations
+        with _conversions_shared_by_policies():
+            self._judged.setdefault(resource.urn, []).extend(_violations(self._servicer.Analyze(request, None)))
+
+    def verdict(self) -> list[Violation]:
+        for waiting in self._waiting:
+            self._judge(waiting)
+        self._waiting = []
+        stack_request = analyzer_pb2.AnalyzeStackRequest()
+        for urn in sorted(self._by_urn):
+            resource = self._by_urn[urn]
+            # The CLI hands stack policies each resource's resulting state, not just its inputs.
+            stack_resource = stack_request.resources.add(
+                type=resource.type, name=resource.name, urn=resource.urn, parent=resource.parent,
+                properties=_struct(resource.outputs), options=_options(resource),
+                dependencies=resource.dependencies)
+            provider = _provider(resource, self._by_urn)
+            if provider is not None:
+                stack_resource.provider.CopyFrom(provider)
+        violations = [violation for urn in sorted(self._judged) for violation in self._judged[urn]]
+        with _conversions_shared_by_policies():
+            violations += _violations(self._servicer.AnalyzeStack(stack_request, None))
+        return violations
