@@ -3,8 +3,9 @@
 The CLI talks gRPC to the pack's `_PolicyAnalyzerServicer`; this module calls the same servicer
 in-process with the same requests (Configure, Analyze, AnalyzeStack), so enforcement levels,
 pack config and the property conversion behave as under `pulumi preview --policy-pack`.
-`_PolicyAnalyzerServicer` is private API: requirements pin pulumi-policy exactly, and this is the
-only place that touches it.
+`_PolicyAnalyzerServicer` is private API, and so are the conversion functions of its module that
+`_conversions_shared_by_policies` swaps: requirements pin pulumi-policy exactly, and this is the
+only place that touches them.
 """
 
 import contextlib
