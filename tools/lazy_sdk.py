@@ -65,10 +65,14 @@ _QUOTED_NAME = re.compile(r"""['"](\w+)['"]""")
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
+def _literal_all(source: str) -> list[str] | None:
+    found = _ALL.search(source)
+    return _QUOTED_NAME.findall(found.group(1)) if found else None
+
+
 def exported_names(module_file: Path) -> list[str] | None:
     """The names of a generated module's literal `__all__`; None when it has none."""
-    found = _ALL.search(module_file.read_text(encoding="utf-8"))
-    return _QUOTED_NAME.findall(found.group(1)) if found else None
+    return _literal_all(module_file.read_text(encoding="utf-8"))
 
 
 class _UnreadableBindingsError(Exception):
@@ -101,9 +105,9 @@ def _bound_names(statements: Sequence[ast.stmt]) -> Iterator[str]:
 def star_exports(source: str) -> list[str] | None:
     """What `from module import *` binds: the literal `__all__`, else the public names bound at
     the top level (read from the syntax tree); None when neither can be read without running it."""
-    found = _ALL.search(source)
-    if found:
-        return _QUOTED_NAME.findall(found.group(1))
+    listed = _literal_all(source)
+    if listed is not None:
+        return listed
     try:
         names = _bound_names(ast.parse(source).body)
         return list(dict.fromkeys(name for name in names if not name.startswith("_")))

@@ -99,9 +99,15 @@ def _options(resource: RecordedResource) -> analyzer_pb2.AnalyzerResourceOptions
     )
 
 
+def _provider_urn(resource: RecordedResource) -> str | None:
+    """The URN of the resource's provider (its reference is `urn::id`); None without one."""
+    return resource.provider.rsplit("::", 1)[0] if resource.provider else None
+
+
 def _provider(resource: RecordedResource, by_urn: Mapping[str, RecordedResource]
               ) -> analyzer_pb2.AnalyzerProviderResource | None:
-    provider = by_urn.get(resource.provider.rsplit("::", 1)[0]) if resource.provider else None
+    urn = _provider_urn(resource)
+    provider = by_urn.get(urn) if urn is not None else None
     if provider is None:
         return None
     return analyzer_pb2.AnalyzerProviderResource(type=provider.type, name=provider.name, urn=provider.urn,
@@ -186,6 +192,7 @@ class Judgement:
         self._servicer = servicer
         self._by_urn: dict[str, RecordedResource] = {}
         self._judged: dict[str, list[Violation]] = {}
+        self._states: dict[str, analyzer_pb2.AnalyzerResource] = {}  # what stack policies judge, by URN
         self._waiting: list[RecordedResource] = []
 
     def add(self, resource: RecordedResource) -> None:
@@ -193,18 +200,25 @@ class Judgement:
         self._waiting.append(resource)
         still_waiting: list[RecordedResource] = []
         for waiting in self._waiting:
-            if waiting.provider and _provider(waiting, self._by_urn) is None:
+            provider_urn = _provider_urn(waiting)
+            if provider_urn is not None and provider_urn not in self._by_urn:
                 still_waiting.append(waiting)
             else:
                 self._judge(waiting)
         self._waiting = still_waiting
 
     def _judge(self, resource: RecordedResource) -> None:
+        provider = _provider(resource, self._by_urn)
         request = analyzer_pb2.AnalyzeRequest(type=resource.type, name=resource.name, urn=resource.urn,
                                               properties=_struct(resource.inputs), options=_options(resource))
-        provider = _provider(resource, self._by_urn)
+        # The CLI hands stack policies each resource's resulting state, not just its inputs.
+        state = analyzer_pb2.AnalyzerResource(
+            type=resource.type, name=resource.name, urn=resource.urn, parent=resource.parent,
+            properties=_struct(resource.outputs), options=_options(resource), dependencies=resource.dependencies)
         if provider is not None:
             request.provider.CopyFrom(provider)
+            state.provider.CopyFrom(provider)
+        self._states[resource.urn] = state
         with _conversions_shared_by_policies():
             self._judged.setdefault(resource.urn, []).extend(_violations(self._servicer.Analyze(request, None)))
 
@@ -212,17 +226,7 @@ class Judgement:
         for waiting in self._waiting:
             self._judge(waiting)
         self._waiting = []
-        stack_request = analyzer_pb2.AnalyzeStackRequest()
-        for urn in sorted(self._by_urn):
-            resource = self._by_urn[urn]
-            # The CLI hands stack policies each resource's resulting state, not just its inputs.
-            stack_resource = stack_request.resources.add(
-                type=resource.type, name=resource.name, urn=resource.urn, parent=resource.parent,
-                properties=_struct(resource.outputs), options=_options(resource),
-                dependencies=resource.dependencies)
-            provider = _provider(resource, self._by_urn)
-            if provider is not None:
-                stack_resource.provider.CopyFrom(provider)
+        stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[self._states[urn] for urn in sorted(self._states)])
         violations = [violation for urn in sorted(self._judged) for violation in self._judged[urn]]
         with _conversions_shared_by_policies():
             violations += _violations(self._servicer.AnalyzeStack(stack_request, None))
