@@ -9,9 +9,15 @@ the stack's pack config (policies/config/<stack>.json), as `pulumi preview --pol
 Exit status: 0 planned, 1 mandatory policy violations, 2 bad config or input.
 """
 
+import gc
+
+if __name__ == "__main__":
+    # One short run: memory is released at exit, and collections only cost time. Before the
+    # imports below: the collector ran ~35 ms of a ~0.55 s plan while they loaded.
+    gc.disable()
+
 import argparse
 import contextlib
-import gc
 import io
 import json
 import os
@@ -289,6 +295,5 @@ def plan_stack_text(text: str | bytes, stack: str = "dev", *args: str) -> tuple[
 
 
 if __name__ == "__main__":
-    gc.disable()  # one short run: memory is released at exit, collections only cost time
     lazy_sdk.install()
     exit_now(main(pack_in_child=True))
