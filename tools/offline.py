@@ -19,10 +19,10 @@ import copy
 import functools
 import hashlib
 import json
-import pathlib
 import runpy
 import sys
 import threading
+import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -252,14 +252,9 @@ class InlineExecutor(concurrent.futures.ThreadPoolExecutor):
 
 @functools.cache
 def _source_position(filename: str, line: int | None) -> source_pb2.SourcePosition | None:
-    """pulumi.runtime.resource._get_source_position_for_frame, by file name and line."""
-    if filename == "" or line is None:
-        return None
-    try:
-        uri = pathlib.Path(filename).as_uri()
-    except BaseException:  # as Pulumi's: a frame whose file has no URI has no position
-        return None
-    return source_pb2.SourcePosition(uri=uri, line=line)
+    """Pulumi's own position of a frame, once per file and line (a frame without its source text)."""
+    frame = traceback.FrameSummary(filename, line, "", lookup_line=False)
+    return runtime_resource._get_source_position_for_frame(frame)
 
 
 def stack_trace_without_source_text() -> source_pb2.StackTrace:
