@@ -276,3 +276,44 @@ def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
         return len(builds)
 
     assert [cache.get_or_build([source], "kind", build) for _ in range(2)] == [1, 2]  # built each time
+
+
+def test_a_chunked_entry_reads_each_chunk_only_when_asked_for(tmp_path: Path) -> None:
+    source = tmp_path / "module.py"
+    source.write_text("one")
+    cache = lazy_sdk.CodeCache(tmp_path / "cache")
+    builds: list[str] = []
+
+    def build() -> tuple[str, dict[str, tuple[bytes, tuple[str, ...]]]]:
+        text = source.read_text()
+        builds.append(text)
+        return text.upper(), {"First": (b"first " + text.encode(), ("meta",)), "Second": (b"second", ())}
+
+    value, metas, read = cache.get_or_build_chunked([source], "kind", build) or (None, {}, None)
+    assert (value, metas) == ("ONE", {"First": ("meta",), "Second": ()}) and read is not None
+    assert read("First") == b"first one"
+    value, metas, read = cache.get_or_build_chunked([source], "kind", build) or (None, {}, None)
+    assert builds == ["one"] and value == "ONE" and read is not None
+    # Spoil the second chunk on disk: the first still reads, so it was not read with the index.
+    entry = next((tmp_path / "cache").iterdir())
+    entry.write_bytes(entry.read_bytes()[:-len(b"second")] + b"SPOILT")
+    fresh = cache.get_or_build_chunked([source], "kind", build)
+    assert fresh is not None and fresh[2]("First") == b"first one" and fresh[2]("Second") == b"SPOILT"
+    source.write_text("three")  # stale: built again
+    rebuilt = cache.get_or_build_chunked([source], "kind", build)
+    assert rebuilt is not None and rebuilt[0] == "THREE" and builds == ["one", "three"]
+
+
+def test_a_chunked_entry_in_another_format_is_rebuilt(tmp_path: Path) -> None:
+    source = tmp_path / "module.py"
+    source.write_text("one")
+    cache = lazy_sdk.CodeCache(tmp_path / "cache")
+    assert cache.get_or_build([source], "kind", lambda: ("a whole entry", 1)) == ("a whole entry", 1)
+    built = cache.get_or_build_chunked([source], "kind", lambda: ("chunked", {"Only": (b"code", None)}))
+    assert built is not None and built[0] == "chunked" and built[2]("Only") == b"code"
+    assert cache.get_or_build_chunked([source], "kind", lambda: None) is not None  # now cached
+    # "Does not split" is cached too, as None.
+    other = tmp_path / "other.py"
+    other.write_text("x")
+    assert cache.get_or_build_chunked([other], "kind", lambda: None) is None
+    assert cache.get_or_build_chunked([other], "kind", lambda: ("built", {})) is None

@@ -25,13 +25,17 @@ own) loads normally.
 The split modules' code objects are cached in build/lazy-sdk (a tool cache like .mypy_cache,
 written whatever PYTHONDONTWRITEBYTECODE says, since it is not Python's bytecode cache): the first
 plan builds what it uses, later ones unmarshal it. An entry is used only while its sources are
-unchanged (path, mtime and size), for the same Python bytecode magic and cache format.
+unchanged (path, mtime and size), for the same Python bytecode magic and cache format. A type
+module's entry is an index followed by its classes' code, and a class's code is read from the
+file when the class is defined: a plan defines a few hundred of the ~15,000 cached classes, and
+reading every entry whole was ~20 ms of it.
 
 Only the plan's CLI installs it. The tests import the SDKs normally, and one of them holds the
 CLI's JSON plan byte-identical to the plan built in the test process.
 """
 
 import ast
+import contextlib
 import hashlib
 import importlib
 import importlib.abc
@@ -53,7 +57,7 @@ SDK_DISTRIBUTIONS = frozenset({"pulumi_azure_native", "pulumi_kubernetes", "pulu
                                "pulumi_random", "pulumi_tls", "pulumi_docker_build"})
 DEFAULT_CACHE_DIR = PROJECT_DIR / "build" / "lazy-sdk"
 # Bump when what is cached changes shape or meaning.
-CACHE_FORMAT = 7
+CACHE_FORMAT = 8
 TYPE_MODULES = frozenset({"_inputs", "outputs", "_enums"})
 # Siblings whose star imports are narrowed to the names a module references.
 NARROWED_SIBLINGS = ("_enums", "_inputs")
@@ -323,6 +327,63 @@ class CodeCache:
             pass  # a read-only checkout: every run compiles, which is only slower
         return payload
 
+    def get_or_build_chunked(self, sources: Sequence[Path], kind: str,
+                             build: Callable[[], tuple[Any, dict[str, tuple[bytes, Any]]] | None]
+                             ) -> tuple[Any, dict[str, Any], Callable[[str], bytes]] | None:
+        """As get_or_build, for a value with named chunks of bytes that are read one by one:
+        `build()` gives (value, {name: (chunk, chunk's metadata)}) or None; the answer is the
+        value, each chunk's metadata, and a function that reads a chunk by name."""
+        entry = self._entry(sources[0], kind)
+        stamp = self._stamp(sources)
+        try:
+            stream = entry.open("rb")
+        except OSError:
+            pass
+        else:
+            cached_stamp = payload = None
+            if stream.read(len(_CHUNKED_MAGIC)) == _CHUNKED_MAGIC:
+                index_size = int.from_bytes(stream.read(_INDEX_SIZE_BYTES), "little")
+                with contextlib.suppress(EOFError, ValueError, TypeError):
+                    cached_stamp, payload = marshal.loads(stream.read(index_size))
+            if cached_stamp == stamp:
+                if payload is None:
+                    stream.close()
+                    return None
+                value, spans = payload
+                base = len(_CHUNKED_MAGIC) + _INDEX_SIZE_BYTES + index_size
+
+                def read_cached(name: str) -> bytes:
+                    offset, size, _ = spans[name]
+                    return os.pread(stream.fileno(), size, base + offset)
+
+                return value, {name: meta for name, (_, _, meta) in spans.items()}, read_cached
+            stream.close()
+        built = build()
+        index: tuple[Any, dict[str, tuple[int, int, Any]]] | None = None
+        blob = bytearray()
+        if built is not None:
+            spans_built: dict[str, tuple[int, int, Any]] = {}
+            for name, (chunk, meta) in built[1].items():
+                spans_built[name] = (len(blob), len(chunk), meta)
+                blob += chunk
+            index = (built[0], spans_built)
+        head = marshal.dumps((stamp, index))
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            partial = entry.with_suffix(f".{os.getpid()}.partial")
+            partial.write_bytes(_CHUNKED_MAGIC + len(head).to_bytes(_INDEX_SIZE_BYTES, "little") + head + blob)
+            os.replace(partial, entry)
+        except OSError:
+            pass  # a read-only checkout: every run compiles, which is only slower
+        if built is None:
+            return None
+        chunks = built[1]
+        return built[0], {name: meta for name, (_, meta) in chunks.items()}, lambda name: chunks[name][0]
+
+
+_CHUNKED_MAGIC = b"lazy-sdk chunks\n"  # not how a marshalled entry starts
+_INDEX_SIZE_BYTES = 8
+
 
 def _compile(code: str | ast.Module, filename: str) -> bytes:
     return marshal.dumps(compile(code, filename, "exec", dont_inherit=True))
@@ -374,29 +435,31 @@ class _LazyPackageLoader(_CachedLoader):
         exec(marshal.loads(code), module.__dict__)
 
 
-ChunkCode = tuple[bytes, tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]
+# A class's mentions and the names it takes from each sibling (ClassChunk).
+ChunkReferences = tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]
 
 
 class _LazyTypeModuleLoader(_CachedLoader):
     """`_inputs`/`outputs`/`_enums`: the header now, each class when first asked for."""
 
-    def _build(self) -> tuple[bytes, dict[str, ChunkCode]] | None:
+    def _build(self) -> tuple[bytes, dict[str, tuple[bytes, ChunkReferences]]] | None:
         source = self._file.read_text(encoding="utf-8")
         split = split_type_module(source, _sibling_exports(self._file, source))
         if split is None:
             return None
         filename = str(self._file)
         # Compiled from the syntax tree: each class keeps its lines in the file, for tracebacks.
-        classes = {name: (_compile(_module_of([chunk.node]), filename), chunk.mentions, chunk.sibling_names)
+        classes = {name: (_compile(_module_of([chunk.node]), filename), (chunk.mentions, chunk.sibling_names))
                    for name, chunk in split.classes.items()}
         return _compile(_module_of(split.header), filename), classes
 
     def exec_module(self, module: ModuleType) -> None:
-        built = self._cache.get_or_build([self._file, *_sibling_files(self._file)], "types", self._build)
+        built = self._cache.get_or_build_chunked([self._file, *_sibling_files(self._file)], "type-chunks",
+                                                self._build)
         if built is None:
             self._original.exec_module(module)
             return
-        header, classes = built
+        header, classes, read_code = built
         namespace = module.__dict__
         package = module.__name__.rpartition(".")[0]
         defining: set[str] = set()
@@ -405,7 +468,7 @@ class _LazyTypeModuleLoader(_CachedLoader):
             if name in namespace or name in defining:
                 return
             defining.add(name)
-            code, mentions, sibling_names = classes[name]
+            mentions, sibling_names = classes[name]
             for mentioned in mentions:
                 define(mentioned)
             for sibling, names in sibling_names:
@@ -413,7 +476,7 @@ class _LazyTypeModuleLoader(_CachedLoader):
                 for sibling_name in names:
                     # As the header's star import did: a class of this module wins.
                     namespace.setdefault(sibling_name, getattr(sibling_module, sibling_name))
-            exec(marshal.loads(code), namespace)
+            exec(marshal.loads(read_code(name)), namespace)
 
         def __getattr__(name: str) -> Any:  # noqa: N807 (PEP 562 module hook)
             if name not in classes:
