@@ -318,14 +318,18 @@ class CodeCache:
         except (OSError, EOFError, ValueError, TypeError):
             pass
         payload = build()
+        self._store(entry, marshal.dumps((stamp, payload)))
+        return payload
+
+    def _store(self, entry: Path, data: bytes) -> None:
+        """Write `entry` whole or not at all: other plans may read or write it meanwhile."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             partial = entry.with_suffix(f".{os.getpid()}.partial")
-            partial.write_bytes(marshal.dumps((stamp, payload)))
+            partial.write_bytes(data)
             os.replace(partial, entry)
         except OSError:
             pass  # a read-only checkout: every run compiles, which is only slower
-        return payload
 
     def get_or_build_chunked(self, sources: Sequence[Path], kind: str,
                              build: Callable[[], tuple[Any, dict[str, tuple[bytes, Any]]] | None]
@@ -368,13 +372,7 @@ class CodeCache:
                 blob += chunk
             index = (built[0], spans_built)
         head = marshal.dumps((stamp, index))
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            partial = entry.with_suffix(f".{os.getpid()}.partial")
-            partial.write_bytes(_CHUNKED_MAGIC + len(head).to_bytes(_INDEX_SIZE_BYTES, "little") + head + blob)
-            os.replace(partial, entry)
-        except OSError:
-            pass  # a read-only checkout: every run compiles, which is only slower
+        self._store(entry, _CHUNKED_MAGIC + len(head).to_bytes(_INDEX_SIZE_BYTES, "little") + head + bytes(blob))
         if built is None:
             return None
         chunks = built[1]
