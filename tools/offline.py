@@ -30,6 +30,7 @@ from types import FrameType
 from typing import Any
 
 import pulumi
+from pulumi import resource as sdk_resource
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime import resource as runtime_resource
 from pulumi.runtime import settings as runtime_settings
@@ -296,6 +297,55 @@ def _registrations_without_source_text() -> Iterator[None]:
         runtime_resource._get_stack_trace = original
 
 
+@dataclass(frozen=True)
+class DeferredAliasUrn:
+    """What `Resource.__init__` keeps in `_aliases` during an offline run: the arguments of the
+    alias URN it would build, built only when something asks for them.
+
+    Pulumi (3.272) collapses every alias of every resource to a URN output at construction
+    (`Resource._aliases`), yet its only reader is `all_aliases`, which runs for an engine
+    without alias specs. The mock monitor supports them, as the CLI's engine does, so the
+    ~560 alias URNs of the azure-native resources here (one per API version a type had),
+    each an `Output.all(...).apply(...)` chain, were built and thrown away: ~2,300 applies and
+    ~15,000 event-loop callbacks, about a fifth of a plan. The aliases a registration sends are
+    built from the resource options as before; a test holds both kinds of request equal to
+    Pulumi's own."""
+
+    alias: Any
+    name: str
+    type_: str
+    parent: Any
+
+    def urn(self) -> "pulumi.Output[str]":
+        return _pulumis_collapse_alias_to_urn(self.alias, self.name, self.type_, self.parent)
+
+
+_pulumis_collapse_alias_to_urn = runtime_resource.collapse_alias_to_urn
+_pulumis_all_aliases = runtime_resource.all_aliases
+
+
+def _all_aliases_of_deferred_parents(child_aliases: Any, child_name: str, child_type: str, parent: Any) -> Any:
+    """Pulumi's all_aliases, once the parent's deferred alias URNs are built."""
+    if parent is not None and any(isinstance(alias, DeferredAliasUrn) for alias in parent._aliases):
+        parent._aliases = [alias.urn() if isinstance(alias, DeferredAliasUrn) else alias
+                           for alias in parent._aliases]
+    return _pulumis_all_aliases(child_aliases, child_name, child_type, parent)
+
+
+@contextlib.contextmanager
+def _alias_urns_on_demand() -> Iterator[None]:
+    # Resource.__init__ calls the name pulumi.resource imported from pulumi.runtime.resource.
+    if vars(sdk_resource)["collapse_alias_to_urn"] is not _pulumis_collapse_alias_to_urn:
+        raise RuntimeError("pulumi.resource.collapse_alias_to_urn is not Pulumi's: is another run in progress?")
+    vars(sdk_resource)["collapse_alias_to_urn"] = DeferredAliasUrn
+    runtime_resource.all_aliases = _all_aliases_of_deferred_parents
+    try:
+        yield
+    finally:
+        vars(sdk_resource)["collapse_alias_to_urn"] = _pulumis_collapse_alias_to_urn
+        runtime_resource.all_aliases = _pulumis_all_aliases
+
+
 class OfflineEngine(mocks.Mocks):
     """Mocks with memory: answers registrations and invokes, and records every one."""
 
@@ -475,7 +525,7 @@ def run_program(
             else:
                 program()
 
-        with _registrations_without_source_text():
+        with _registrations_without_source_text(), _alias_urns_on_demand():
             _sync_await(run_pulumi_func(body))
         root = runtime_settings.get_root_resource()
         exported = getattr(root, "outputs", {})
