@@ -51,7 +51,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tools import PROJECT_DIR
+from tools import PROJECT_DIR, write_whole
 
 SDK_DISTRIBUTIONS = frozenset({"pulumi_azure_native", "pulumi_kubernetes", "pulumi_azuread", "pulumi_vault",
                                "pulumi_random", "pulumi_tls", "pulumi_docker_build"})
@@ -322,14 +322,7 @@ class CodeCache:
         return payload
 
     def _store(self, entry: Path, data: bytes) -> None:
-        """Write `entry` whole or not at all: other plans may read or write it meanwhile."""
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            partial = entry.with_suffix(f".{os.getpid()}.partial")
-            partial.write_bytes(data)
-            os.replace(partial, entry)
-        except OSError:
-            pass  # a read-only checkout: every run compiles, which is only slower
+        write_whole(entry, data)  # a read-only checkout: every run compiles, which is only slower
 
     def get_or_build_chunked(self, sources: Sequence[Path], kind: str,
                              build: Callable[[], tuple[Any, dict[str, tuple[bytes, Any]]] | None]
