@@ -15,9 +15,9 @@ if __name__ == "__main__":
     # One short run: memory is released at exit, and collections only cost time. Before the
     # imports below: the collector ran ~35 ms of a ~0.55 s plan while they loaded.
     gc.disable()
-    from tools import dataclass_code
+    from tools import startup_code
 
-    dataclass_code.install()  # before the imports below define their dataclasses
+    startup_code.install()  # before the imports below define their dataclasses
 
 import argparse
 import contextlib
@@ -300,5 +300,5 @@ def plan_stack_text(text: str | bytes, stack: str = "dev", *args: str) -> tuple[
 if __name__ == "__main__":
     lazy_sdk.install()
     status = main(pack_in_child=True)
-    dataclass_code.save()
+    startup_code.save()
     exit_now(status)
