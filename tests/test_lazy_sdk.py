@@ -317,3 +317,57 @@ def test_a_chunked_entry_in_another_format_is_rebuilt(tmp_path: Path) -> None:
     other.write_text("x")
     assert cache.get_or_build_chunked([other], "kind", lambda: None) is None
     assert cache.get_or_build_chunked([other], "kind", lambda: ("built", {})) is None
+
+
+
+
+def _installed_utilities(sdk: str) -> str:
+    module = __import__(f"{sdk}._utilities", fromlist=["_version"])
+    return Path(module.__file__ or "").read_text(encoding="utf-8")
+
+
+def _install_dist(root: Path, version: str) -> None:
+    for old in root.glob(f"{PACKAGE}-*.dist-info"):
+        for file in old.iterdir():
+            file.unlink()
+        old.rmdir()
+    dist_info = root / f"{PACKAGE}-{version}.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {PACKAGE}\nVersion: {version}\n")
+
+
+def _fresh_utilities() -> typing.Any:
+    for name in [name for name in sys.modules if name.split(".")[0] == PACKAGE]:
+        del sys.modules[name]
+    return __import__(f"{PACKAGE}._utilities", fromlist=["_version"])
+
+
+def _looked_up(source: str, version_file: Path) -> typing.Any:
+    """What the unchanged module binds to `_version`, run as its package's `_utilities`."""
+    namespace: dict[str, typing.Any] = {"__name__": f"{PACKAGE}._utilities"}
+    exec(compile(source, str(version_file), "exec"), namespace)
+    return namespace["_version"]
+
+
+@pytest.mark.parametrize("sdk", ["pulumi_azure_native", "pulumi_random"], ids=["parver", "packaging"])
+def test_an_sdks_utilities_read_its_version_once_per_installed_version(lazy_import_root: Path, sdk: str) -> None:
+    source = _installed_utilities(sdk)
+    write_package(lazy_import_root, {})
+    (lazy_import_root / PACKAGE / "_utilities.py").write_text(source)
+    for version in ("1.2.3", "1.3.0b2"):
+        _install_dist(lazy_import_root, version)
+        utilities = _fresh_utilities()
+        assert isinstance(utilities.__loader__, lazy_sdk._UtilitiesLoader)
+        expected = _looked_up(source, lazy_import_root / PACKAGE / "_utilities.py")
+        assert utilities._version == expected and utilities.get_version() == str(expected)
+        assert str(expected).startswith(version[:5]) and "PEP440Version" not in vars(utilities)
+        assert utilities._get_semver_version() == expected  # still callable: it imports what it needs
+
+
+def test_utilities_of_another_shape_keep_their_lookup() -> None:
+    source = _installed_utilities("pulumi_random")
+    assert lazy_sdk.utilities_without_version_lookup(source) is not None
+    elsewhere = source + "\n\ndef parse(text):\n    return PEP440Version(text)\n"
+    twice = source + "\n_version = _get_semver_version()\n"
+    for changed in (elsewhere, twice, source.replace("import importlib.metadata\n", "")):
+        assert lazy_sdk.utilities_without_version_lookup(changed) is None

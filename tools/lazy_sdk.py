@@ -276,6 +276,88 @@ def narrowed_star_imports(source: str, sibling_exports: Mapping[str, Sequence[st
     return ast.fix_missing_locations(tree)
 
 
+VERSION_FUNCTION = "_get_semver_version"
+_VERSION_PARSER = "PEP440Version"
+
+
+def _version_call_target(node: ast.stmt) -> bool:
+    """Whether `node` is the generated `_version = _get_semver_version()`."""
+    return (isinstance(node, ast.Assign) and [ast.dump(target) for target in node.targets]
+            == [ast.dump(ast.Name("_version", ast.Store()))] and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name) and node.value.func.id == VERSION_FUNCTION
+            and not node.value.args and not node.value.keywords)
+
+
+def _is_metadata_import(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Import) and [alias.name for alias in node.names] == ["importlib.metadata"]
+
+
+def _is_parser_import(node: ast.stmt) -> bool:
+    return (isinstance(node, ast.ImportFrom) and len(node.names) == 1
+            and node.names[0].asname == _VERSION_PARSER)
+
+
+def utilities_without_version_lookup(source: str) -> tuple[ast.Module, ast.Module] | None:
+    """A generated `_utilities.py` whose `_version` is given rather than looked up, and the code
+    that looks it up; None when the module does not have the generated shape.
+
+    Each SDK's `_utilities` reads its own version at import (`importlib.metadata.version`, then
+    parver or packaging to turn PEP 440 into semver): the first of them imports
+    importlib.metadata (with zipfile, csv and email's parser) and parver, ~15 ms of a plan. The
+    first module returned binds `_version` to a `SemverVersion(...)` call whose keywords the
+    caller fills in (`given_version`), and imports the lookup's two modules inside
+    `_get_semver_version`, which stays callable. The second is the module's imports and that
+    function, to run once to learn the values."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    body = tree.body
+    metadata_imports = [node for node in body if _is_metadata_import(node)]
+    parser_imports = [node for node in body if _is_parser_import(node)]
+    functions = [node for node in body if isinstance(node, ast.FunctionDef) and node.name == VERSION_FUNCTION]
+    calls = [node for node in body if _version_call_target(node)]
+    if not (len(metadata_imports) == len(parser_imports) == len(functions) == len(calls) == 1):
+        return None
+    [function] = functions
+    outside = [node for node in body if node is not function]
+    for node in ast.walk(ast.Module(body=[n for n in outside if n not in metadata_imports + parser_imports],
+                                    type_ignores=[])):
+        if ((isinstance(node, ast.Name) and node.id == _VERSION_PARSER)
+                or (isinstance(node, ast.Attribute) and node.attr == "metadata")):
+            return None  # the lookup's modules are used elsewhere: keep them where they are
+    lookup = ast.Module(body=[node for node in body if isinstance(node, (ast.Import, ast.ImportFrom))] + [function],
+                        type_ignores=[])
+    given_body: list[ast.stmt] = []
+    for node in body:
+        if node in metadata_imports:
+            given_body.append(ast.copy_location(ast.Import(names=[ast.alias("importlib")]), node))
+        elif node in parser_imports:
+            continue
+        elif node is function:
+            moved = function.__class__(**{**vars(function), "body": [*metadata_imports, *parser_imports,
+                                                                     *function.body]})
+            given_body.append(ast.copy_location(moved, function))
+        elif node in calls and isinstance(node, ast.Assign):
+            given = ast.Call(func=ast.Name("SemverVersion", ast.Load()), args=[], keywords=[])
+            given_body.append(ast.copy_location(ast.Assign(targets=node.targets, value=given), node))
+        else:
+            given_body.append(node)
+    return (ast.fix_missing_locations(ast.Module(body=given_body, type_ignores=[])),
+            ast.fix_missing_locations(lookup))
+
+
+def given_version(module: ast.Module, version: Any) -> ast.Module:
+    """`module` (from utilities_without_version_lookup) with its `SemverVersion(...)` call given
+    the keywords the SDK's own lookup builds it with."""
+    for node in module.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and not node.value.keywords \
+                and isinstance(node.value.func, ast.Name) and node.value.func.id == "SemverVersion":
+            node.value.keywords = [ast.keyword(field, ast.Constant(getattr(version, field)))
+                                   for field in ("major", "minor", "patch", "prerelease", "build")]
+    return ast.fix_missing_locations(module)
+
+
 def _sibling_exports(module_file: Path, source: str) -> dict[str, list[str]]:
     """Exports of the siblings `source` star-imports, for those that list them."""
     exports: dict[str, list[str]] = {}
@@ -495,6 +577,40 @@ class _NarrowedImportLoader(_CachedLoader):
         exec(marshal.loads(code), module.__dict__)
 
 
+def _dist_info_metadata(package_dir: Path) -> Path | None:
+    """The METADATA file of the one distribution installed as `package_dir`, beside it."""
+    found = [entry for entry in package_dir.parent.glob(f"{package_dir.name}-*.dist-info")
+             if (entry / "METADATA").is_file()]
+    return found[0] / "METADATA" if len(found) == 1 else None
+
+
+class _UtilitiesLoader(_CachedLoader):
+    """An SDK's `_utilities`, with its version read once per installed version, not on every import."""
+
+    def __init__(self, original: importlib.abc.Loader, module_file: Path, cache: CodeCache,
+                 module_name: str, metadata: Path) -> None:
+        super().__init__(original, module_file, cache)
+        self._module_name = module_name
+        self._metadata = metadata
+
+    def _build(self) -> bytes | None:
+        split = utilities_without_version_lookup(self._file.read_text(encoding="utf-8"))
+        if split is None:
+            return None
+        given, lookup = split
+        namespace: dict[str, Any] = {"__name__": self._module_name}
+        exec(compile(lookup, str(self._file), "exec", dont_inherit=True), namespace)  # the SDK's own lookup
+        return _compile(given_version(given, namespace[VERSION_FUNCTION]()), str(self._file))
+
+    def exec_module(self, module: ModuleType) -> None:
+        # The stamp of METADATA: a reinstalled or upgraded SDK reads its version again.
+        code = self._cache.get_or_build([self._file, self._metadata], "utilities", self._build)
+        if code is None:
+            self._original.exec_module(module)
+            return
+        exec(marshal.loads(code), module.__dict__)
+
+
 class LazySdkFinder(importlib.abc.MetaPathFinder):
     def __init__(self, distributions: frozenset[str] = SDK_DISTRIBUTIONS,
                  cache_dir: Path = DEFAULT_CACHE_DIR) -> None:
@@ -514,6 +630,8 @@ class LazySdkFinder(importlib.abc.MetaPathFinder):
             spec.loader = _LazyPackageLoader(spec.loader, origin, self.cache)
         elif origin.stem in TYPE_MODULES:
             spec.loader = _LazyTypeModuleLoader(spec.loader, origin, self.cache)
+        elif origin.stem == "_utilities" and (metadata := _dist_info_metadata(origin.parent)) is not None:
+            spec.loader = _UtilitiesLoader(spec.loader, origin, self.cache, fullname, metadata)
         elif not origin.stem.startswith("_") and _sibling_files(origin):
             spec.loader = _NarrowedImportLoader(spec.loader, origin, self.cache)
         return spec

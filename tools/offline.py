@@ -252,10 +252,11 @@ class InlineExecutor(concurrent.futures.ThreadPoolExecutor):
 
 
 @functools.cache
-def _source_position(filename: str, line: int | None) -> source_pb2.SourcePosition | None:
-    """Pulumi's own position of a frame, once per file and line (a frame without its source text)."""
+def _stack_frame(filename: str, line: int | None) -> source_pb2.StackFrame:
+    """Pulumi's own frame message for a file and line (built from a frame without its source
+    text), once per file and line: a StackTrace copies the frames it is given."""
     frame = traceback.FrameSummary(filename, line, "", lookup_line=False)
-    return runtime_resource._get_source_position_for_frame(frame)
+    return source_pb2.StackFrame(pc=runtime_resource._get_source_position_for_frame(frame))
 
 
 def stack_trace_without_source_text() -> source_pb2.StackTrace:
@@ -282,7 +283,7 @@ def stack_trace_without_source_text() -> source_pb2.StackTrace:
     frames = []
     caller: FrameType | None = frame.f_back
     while caller is not None:
-        frames.append(source_pb2.StackFrame(pc=_source_position(caller.f_code.co_filename, caller.f_lineno)))
+        frames.append(_stack_frame(caller.f_code.co_filename, caller.f_lineno))
         caller = caller.f_back
     return source_pb2.StackTrace(frames=frames)
 

@@ -223,6 +223,15 @@ def _policy_lines(violations: list[Violation]) -> list[str]:
     return lines
 
 
+# libyaml's emitter writes the Helm values in a fifth of the pure-Python one's time (~10 ms of a
+# plan); it folds long quoted strings at other places, which only the human-readable text shows.
+_YAML_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _yaml_text(data: Any) -> str:
+    return str(yaml.dump(data, Dumper=_YAML_DUMPER, sort_keys=True)).rstrip()
+
+
 def render_text(run: ProgramRun, inputs: StackInputs, violations: list[Violation]) -> str:
     document = plan_document(run, violations)
     lines = [
@@ -237,9 +246,9 @@ def render_text(run: ProgramRun, inputs: StackInputs, violations: list[Violation
     for resource in document["resources"]:
         if resource["type"] == HELM_RELEASE_TYPE:
             lines += ["", f"Helm values of {resource['name']} (secrets masked):",
-                      yaml.safe_dump(resource["inputs"].get("values", {}), sort_keys=True).rstrip()]
+                      _yaml_text(resource["inputs"].get("values", {}))]
     lines += ["", "Stack outputs (secrets masked):",
-              yaml.safe_dump(document["outputs"], sort_keys=True).rstrip()]
+              _yaml_text(document["outputs"])]
     lines += _policy_lines(violations)
     return "\n".join(lines) + "\n"
 
