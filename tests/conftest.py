@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import pickle
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, TypeVar
@@ -15,6 +16,12 @@ if TYPE_CHECKING:
 
 # The harness and the chart renderer (Pulumi, Helm's engine) are imported by the fixtures, not
 # here: the xdist controller loads this file too, and starts the workers only after it has.
+
+# Helm's engine is Go, and a render allocates heavily: collecting at 400% heap growth instead of
+# Go's 100% cut the CPU of a render by ~35% here (~0.21 s instead of ~0.33 s) for ~30 MB more
+# per process. Go reads GOGC when a process starts, so this reaches the xdist workers, started
+# after this file is loaded, and any subprocess; with -n0 set it before starting pytest.
+os.environ.setdefault("GOGC", "400")
 
 T = TypeVar("T")
 # Every supported (chart, Airflow) pair with the config of both committed stacks.
