@@ -31,6 +31,7 @@ from tests.chart_render import (
     find_object,
     object_key,
     of_kind,
+    on_committed_pairs,
     parse_manifest,
     pod_labels,
     pod_specs,
@@ -282,6 +283,7 @@ def test_the_chart_renders_no_secret_holding_a_credential(program_render: Progra
     assert credential_secrets(program_render.objects) == []
 
 
+@on_committed_pairs
 def test_the_credential_check_catches_a_chart_generated_key(program_render: ProgramRender) -> None:
     """Guards the test above: without the name of the program's Secret, the chart makes its own."""
     value, secret = (("jwtSecretName", "jwt-secret") if program_render.airflow3 else

@@ -20,12 +20,14 @@ from airflow_on_k8s.naming import secret_names, service_account_names
 from components.airflow_release import POD_SECURITY_LABELS
 from policies.airflow_policies.pods import control_plane_resources_findings, pods_restricted_findings
 from tests.chart_render import (
+    COMMITTED_PAIRS,
     K8sObject,
     ProgramRender,
     airflow_cfg,
     all_containers,
     object_key,
     of_kind,
+    on_committed_pairs,
     render_chart,
     rendered_pods,
     require_chart,
@@ -37,6 +39,10 @@ from tools.plan import load_stack_inputs
 
 NAMESPACE_TYPE = "kubernetes:core/v1:Namespace"
 IMAGE_TYPE = "docker-build:index:Image"
+
+
+def test_the_committed_pairs_cover_every_supported_chart() -> None:
+    assert sorted(chart for _, chart in COMMITTED_PAIRS) == sorted(SUPPORTED_PAIRS)
 
 
 # --- the restricted profile, one function per control ---------------------------------------------
@@ -308,6 +314,7 @@ def _unhardened(values: Mapping[str, Any]) -> dict[str, Any]:
     return stripped
 
 
+@on_committed_pairs
 def test_the_charts_own_pods_fall_outside_the_profile(program_render: ProgramRender) -> None:
     """Guards the checks above: the chart's defaults (the state before issue 13) are caught."""
     objects = render_chart(program_render.version, _unhardened(program_render.values),
@@ -517,19 +524,6 @@ VALUE_CHANGES: dict[str, tuple[ValuesChange, bool]] = {
 }
 
 
-# The verdicts on changed values are checked on each stack's own committed (chart, Airflow) pair:
-# a change takes its path through the chart's templates, which differ by chart line, not by stack,
-# and the two stacks pin the two lines. Both stacks on both lines were 60 renders of ~0.2 s of
-# Helm's engine each, on the one worker that runs this module, for the same 15 paths.
-COMMITTED_PAIRS = [(stack, load_stack_inputs(stack).config["chartVersion"]) for stack in ("dev", "prod")]
-on_committed_pairs = pytest.mark.parametrize("program_render", COMMITTED_PAIRS, indirect=True,
-                                             ids=[f"{stack}-chart-{chart}" for stack, chart in COMMITTED_PAIRS])
-
-
-def test_the_committed_pairs_cover_every_supported_chart() -> None:
-    assert sorted(chart for _, chart in COMMITTED_PAIRS) == sorted(SUPPORTED_PAIRS)
-
-
 def _release_props(render: ProgramRender, values: Mapping[str, Any]) -> dict[str, Any]:
     return {**plain(render.run.one(RELEASE_TYPE, "airflow-release").inputs), "values": values}
 
@@ -553,18 +547,31 @@ def test_pods_restricted_agrees_with_the_render(program_render: ProgramRender, c
     assert bool(findings) is leaves_the_profile, findings
 
 
+# The containers each control-plane resources path sizes, by container name: dropped together, the
+# render leaves exactly these without limits (one render per pair instead of one per path).
+SIZED_BY: dict[str, set[str]] = {
+    "statsd.resources": {"statsd"},
+    "dags.gitSync.resources": {"git-sync", "git-sync-init"},
+    "migrateDatabaseJob.resources": {"run-airflow-migrations"},
+    "scheduler.logGroomerSidecar.resources": {"scheduler-log-groomer"},
+    "triggerer.resources": {"triggerer", "wait-for-airflow-migrations"},
+}
+
+
 @on_committed_pairs
-@pytest.mark.parametrize("path", ["statsd.resources", "dags.gitSync.resources", "migrateDatabaseJob.resources",
-                                  "scheduler.logGroomerSidecar.resources", "triggerer.resources"])
-def test_control_plane_resources_agrees_with_the_render(program_render: ProgramRender, path: str) -> None:
+def test_control_plane_resources_agrees_with_the_render(program_render: ProgramRender) -> None:
     values = copy.deepcopy(program_render.values)
-    _drop(path)(values)
+    for path in SIZED_BY:
+        _drop(path)(values)
     objects = render_chart(program_render.version, values, release=program_render.release,
                            namespace=program_render.namespace)
-    unsized = [f"{pod.source}/{container['name']}" for pod in rendered_pods(objects, include_task_pods=False)
-               for container in all_containers(pod.spec) if not (container.get("resources") or {}).get("limits")]
-    assert unsized, f"without {path} every container still has limits"
-    assert list(control_plane_resources_findings(RELEASE_TYPE, _release_props(program_render, values), {}))
+    unsized = {container["name"] for pod in rendered_pods(objects, include_task_pods=False)
+               for container in all_containers(pod.spec) if not (container.get("resources") or {}).get("limits")}
+    assert unsized == set().union(*SIZED_BY.values())
+    for path in SIZED_BY:
+        alone = copy.deepcopy(program_render.values)
+        _drop(path)(alone)
+        assert list(control_plane_resources_findings(RELEASE_TYPE, _release_props(program_render, alone), {})), path
 
 
 # --- values the committed stacks do not exercise ---------------------------------------------------------
