@@ -93,6 +93,22 @@ def test_plan_json_lists_resources_in_urn_order(stack_plan: PlanResult) -> None:
     assert urns == sorted(urns) and len(set(urns)) == len(urns)
 
 
+def test_plan_json_does_not_depend_on_where_the_checkout_lives(stack_plan: PlanResult) -> None:
+    assert stack_plan.json_text is not None and str(PROJECT_DIR) not in stack_plan.json_text
+    [image] = [resource for resource in json.loads(stack_plan.json_text)["resources"]
+               if resource["type"] == "docker-build:index:Image"]
+    assert image["inputs"]["context"] == {"location": "./image"}
+    assert image["inputs"]["dockerfile"] == {"location": "./image/Dockerfile"}
+
+
+def test_project_paths_are_written_relative_to_the_project() -> None:
+    root = Path("/checkouts/base")
+    value = {"a": ["/checkouts/base", "/checkouts/base/image/Dockerfile"], "b": "/checkouts/base-other/x",
+             "c": 3, "d": "image"}
+    assert plan.project_relative(value, root) == {"a": [".", "./image/Dockerfile"], "b": "/checkouts/base-other/x",
+                                                  "c": 3, "d": "image"}
+
+
 def test_bad_config_exits_non_zero_with_one_line(tmp_path: Path) -> None:
     stack_file = (PROJECT_DIR / "Pulumi.prod.yaml").read_text()
     (tmp_path / "Pulumi.prod.yaml").write_text(

@@ -169,13 +169,31 @@ def mask_secrets(value: Any) -> Any:
     return value
 
 
+def project_relative(value: Any, project_dir: Path = PROJECT_DIR) -> Any:
+    """`value` with every text that is a path in the project written relative to it ("./image"):
+    the program passes absolute paths (the image's build context), and a plan must not depend on
+    where its checkout lives (a pull request's base and head are planned in two folders)."""
+    if isinstance(value, str):
+        root = str(project_dir)
+        if value == root:
+            return "."
+        if value.startswith(root + os.sep):
+            return "./" + Path(value).relative_to(project_dir).as_posix()
+        return value
+    if isinstance(value, Mapping):
+        return {key: project_relative(item, project_dir) for key, item in value.items()}
+    if isinstance(value, list):
+        return [project_relative(item, project_dir) for item in value]
+    return value
+
+
 def _resource_json(resource: RecordedResource) -> dict[str, Any]:
     return {
         "type": resource.type,
         "name": resource.name,
         "urn": resource.urn,
         "parent": resource.parent or None,
-        "inputs": mask_secrets(resource.inputs),
+        "inputs": project_relative(mask_secrets(resource.inputs)),
         "dependencies": sorted(resource.dependencies),
         "protect": resource.protect,
     }
