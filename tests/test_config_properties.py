@@ -7,14 +7,14 @@ from hypothesis import strategies as st
 
 from airflow_on_k8s.config import CONFIG_KEYS, POSTGRES_STORAGE_SIZES, StackConfig, parse_stack_config
 from airflow_on_k8s.errors import ConfigError
-from tests.harness import MINIMAL_SECRET_KEYS, created_cluster_config, managed_config, minimal_config
+from tests.harness import ANY_CHARACTER, MINIMAL_SECRET_KEYS, created_cluster_config, managed_config, minimal_config
 
 KEY_NAMES = [spec.name for spec in CONFIG_KEYS]
 # Every integer key caps below 100000; storage only takes listed sizes and gets its own strategy.
 INTEGER_KEYS = [spec.name for spec in CONFIG_KEYS if spec.type == "integer" and spec.name != "postgresStorageSizeGb"]
 
 config_text = st.one_of(
-    st.text(max_size=40),
+    st.text(ANY_CHARACTER, max_size=40),
     st.integers(min_value=-10**12, max_value=10**12).map(str),
     st.sampled_from(["", "latest", "true", "False", "0", "1.16", "~1.16", "4Gi", "500m", "-1",
                      "1e999", "0x10", "null", "{}", "git@github.com:a/b.git", "https://x/y",
@@ -55,12 +55,13 @@ bad_values = st.one_of(
               .map(lambda label: label + "_" + label.upper())),
     st.tuples(st.just("chartVersion"),
               st.sampled_from(["~", "^", ">=", "v", "=", "latest-"]).flatmap(
-                  lambda prefix: st.from_regex(r"\A\d{1,2}\.\d{1,2}\.\d{1,2}\Z").map(prefix.__add__))),
+                  lambda prefix: st.from_regex(r"\A\d{1,2}\.\d{1,2}\.\d{1,2}\Z", alphabet=ANY_CHARACTER)
+                  .map(prefix.__add__))),
     st.tuples(st.just("airflowImageTag"), st.sampled_from(["latest", "Latest", "", "   "])),
     st.tuples(st.sampled_from(["workerCpuRequest", "workerMemoryRequest"]),
               st.text(alphabet="xyzQ!/ ", min_size=1)),
     st.tuples(st.just("environment"),
-              st.text(min_size=1).filter(lambda v: v.strip() not in ("", "dev", "prod"))),
+              st.text(ANY_CHARACTER, min_size=1).filter(lambda v: v.strip() not in ("", "dev", "prod"))),
     st.tuples(st.just("gitRepo"), st.text(alphabet=string.ascii_lowercase + "/.", min_size=1)),
 )
 

@@ -14,6 +14,7 @@ from airflow_on_k8s.image_context import IMAGE_CONTEXT_DIR, image_line, image_ta
 from airflow_on_k8s.naming import METADATA_CONNECTION_KEY
 from components.airflow_image import ACR_PULL_ROLE_ID
 from tests.harness import (
+    ANY_CHARACTER,
     METADATA_CONNECTION,
     MINIMAL_SECRET_KEYS,
     airflow_release,
@@ -63,8 +64,8 @@ def test_connection_uri_round_trips_through_sqlalchemy(password: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(user=st.text(min_size=1, max_size=30).filter(lambda s: "\x00" not in s),
-       password=st.text(min_size=1, max_size=60).filter(lambda s: "\x00" not in s))
+@given(user=st.text(ANY_CHARACTER, min_size=1, max_size=30).filter(lambda s: "\x00" not in s),
+       password=st.text(ANY_CHARACTER, min_size=1, max_size=60).filter(lambda s: "\x00" not in s))
 def test_any_credentials_round_trip(user: str, password: str) -> None:
     url = make_url(metadata_connection_uri(user, password, "db.example.com"))
     assert (url.username, url.password) == (user, password)

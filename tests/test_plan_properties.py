@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from airflow_on_k8s.config import CONFIG_KEYS, PROJECT
+from tests.harness import ANY_CHARACTER
 from tools.offline import PROJECT_DIR
 from tools.plan import plan_stack_text
 
@@ -77,8 +78,8 @@ yaml_oddities = st.sampled_from([
     "0.0.0.0/0", "10.0.0.0/255.0.0.0", "[10.0.0.1]", "['fe80::%eth0/64']", "https://", "http://x",
     "kube-system", "default", "1.1\uff16.0", "\uff12", "latest", "2h", "25h", "3600",
 ])
-unicode_text = st.text(max_size=40).map(lambda text: json.dumps(text, ensure_ascii=True))
-plain_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=20)
+unicode_text = st.text(ANY_CHARACTER, max_size=40).map(lambda text: json.dumps(text, ensure_ascii=True))
+plain_text = st.text(ANY_CHARACTER, min_size=1, max_size=20)
 huge = st.sampled_from([1_100, 70_000, 300_000]).map(lambda size: "x" * size)
 nested = st.integers(min_value=1, max_value=200).map(lambda depth: "[" * depth + "]" * depth)
 nested_json = st.integers(min_value=1, max_value=20_000).map(lambda depth: "'" + "[" * depth + "]" * depth + "'")
@@ -156,7 +157,8 @@ def respell_key(draw: st.DrawFn, blocks: list[Block]) -> list[Block]:
 
 def add_entry(draw: st.DrawFn, blocks: list[Block]) -> list[Block]:
     namespace = draw(st.one_of(st.just(PROJECT), misspellings, other_namespaces))
-    name = draw(st.one_of(st.sampled_from(KEY_NAMES), st.from_regex(r"\A[a-zA-Z][a-zA-Z0-9]{0,30}\Z")))
+    name = draw(st.one_of(st.sampled_from(KEY_NAMES),
+                          st.from_regex(r"\A[a-zA-Z][a-zA-Z0-9]{0,30}\Z", alphabet=ANY_CHARACTER)))
     return [*blocks, entry(f"{namespace}:{name}", draw(st.one_of(values, st.sampled_from(["x", "1", "true"]))))]
 
 

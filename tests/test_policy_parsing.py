@@ -8,7 +8,7 @@ from airflow_on_k8s.sso import helm_tpl_escape
 from policies.airflow_policies.client_secret import InlineSecret, literal_client_secrets
 from policies.airflow_policies.vault import policy_blocks
 from policies.airflow_policies.web import render_tpl_text
-from tests.harness import helm_values, plain
+from tests.harness import ANY_CHARACTER, helm_values, plain
 from tests.test_policies import found, single, webserver_config
 from tools.offline import ProgramRun
 from tools.policy_check import analyze
@@ -31,7 +31,7 @@ def test_same_policy_in_hcl_and_json_reads_the_same() -> None:
         ("kv/data/connections/*", {"read", "list"}), ("kv/data/variables/*", {"read"})]
 
 
-@given(st.text())
+@given(st.text(ANY_CHARACTER))
 def test_tpl_rendering_undoes_the_programs_escape(text: str) -> None:
     assert render_tpl_text(helm_tpl_escape(text)) == text
 
