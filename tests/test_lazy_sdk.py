@@ -218,6 +218,78 @@ def test_split_keeps_line_numbers_and_refuses_other_shapes() -> None:
     assert quoted_split is not None and "Fake" not in quoted_split.classes
 
 
+def test_the_split_by_lines_finds_the_classes_the_syntax_tree_finds() -> None:
+    exports = {"_enums": ["Mode", "UnusedMode"]}
+    by_lines, by_tree = lazy_sdk.split_type_module_text(INPUTS, exports), lazy_sdk.split_type_module(INPUTS, exports)
+    assert by_lines is not None and by_tree is not None
+    assert list(by_lines.spans) == list(by_tree.classes) and by_lines.sibling_exports == by_tree.sibling_exports
+    assert ast.dump(ast.Module(by_lines.header, [])) == ast.dump(ast.Module(by_tree.header, []))
+    lines = INPUTS.encode().splitlines(keepends=True)
+    for name, span in by_lines.spans.items():
+        chunk = lazy_sdk.class_chunk_at(lines, name, span, frozenset(by_lines.spans), by_lines.sibling_exports)
+        assert chunk is not None and (chunk.mentions, chunk.sibling_names) == (
+            by_tree.classes[name].mentions, by_tree.classes[name].sibling_names)
+        assert ast.dump(chunk.node, include_attributes=True) == ast.dump(by_tree.classes[name].node,
+                                                                         include_attributes=True)
+    assert lazy_sdk.split_type_module_text(INPUTS + "Late = 1\n", {"_enums": []}) is None
+    assert lazy_sdk.split_type_module_text(INPUTS + "class DiskArgs:\n    pass\n", {"_enums": []}) is None
+    assert lazy_sdk.split_type_module_text(INPUTS, {}) is None
+    # A span that holds anything but its one class is refused, so the caller parses the whole module.
+    assert lazy_sdk.class_chunk_at(lines, "DiskArgs", (0, len(lines)), frozenset(), {}) is None
+
+
+def test_the_generated_classes_of_a_pinned_sdk_split_by_lines_as_by_syntax_tree() -> None:
+    """The pinned SDKs' shape, which the split by lines relies on: one real module, every class."""
+    module = __import__("pulumi_azure_native.storage.outputs", fromlist=["_"])
+    path = Path(module.__file__ or "")
+    source = path.read_text(encoding="utf-8")
+    exports = lazy_sdk._sibling_exports(path, source)
+    by_lines, by_tree = lazy_sdk.split_type_module_text(source, exports), lazy_sdk.split_type_module(source, exports)
+    assert by_lines is not None and by_tree is not None and list(by_lines.spans) == list(by_tree.classes)
+    lines = source.encode().splitlines(keepends=True)
+    for name, span in by_lines.spans.items():
+        chunk = lazy_sdk.class_chunk_at(lines, name, span, frozenset(by_lines.spans), by_lines.sibling_exports)
+        tree_chunk = by_tree.classes[name]
+        assert chunk is not None and (chunk.mentions, chunk.sibling_names) == (tree_chunk.mentions,
+                                                                              tree_chunk.sibling_names), name
+        assert lazy_sdk._compile(lazy_sdk._module_of([chunk.node]), str(path)) == lazy_sdk._compile(
+            lazy_sdk._module_of([tree_chunk.node]), str(path)), name
+
+
+def test_classes_are_parsed_when_first_defined_and_kept_for_the_next_load(
+        lazy_import_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_package(lazy_import_root, {"server": SERVER, "_inputs": INPUTS, "_enums": ENUMS})
+    parsed: list[str] = []
+    class_chunk_at = lazy_sdk.class_chunk_at
+
+    def counted(lines: typing.Any, name: str, *args: typing.Any) -> typing.Any:
+        parsed.append(name)
+        return class_chunk_at(lines, name, *args)
+
+    monkeypatch.setattr(lazy_sdk, "class_chunk_at", counted)
+    assert __import__(PACKAGE).Server.__name__ == "Server"
+    assert sorted(parsed) == ["DiskArgs", "Mode", "ServerArgs"]
+    lazy_sdk.save()
+    for name in [name for name in sys.modules if name.split(".")[0] == PACKAGE]:
+        del sys.modules[name]
+    parsed.clear()
+    package = __import__(PACKAGE)
+    assert package.Server.__name__ == "Server" and parsed == []  # read from the entry
+    assert package.ServerArgsDict.__name__ == "ServerArgsDict" and parsed == ["ServerArgsDict"]
+
+
+def test_a_class_line_inside_a_string_falls_back_to_the_syntax_tree(lazy_import_root: Path) -> None:
+    # The line split cuts DiskArgs at "class Fake:"; parsing DiskArgs then fails, and the whole module is parsed.
+    quoted = INPUTS.replace("class DiskArgs:\n", 'class DiskArgs:\n    """Docs.\nclass Fake:\n    """\n', 1)
+    write_package(lazy_import_root, {"server": SERVER, "_inputs": quoted, "_enums": ENUMS})
+    assert lazy_sdk.split_type_module_text(quoted, {"_enums": ["Mode", "UnusedMode"]}) is not None
+    assert __import__(PACKAGE).Server.__name__ == "Server"
+    inputs = sys.modules[f"{PACKAGE}._inputs"]
+    assert inputs.DiskArgs.__doc__ == "Docs.\nclass Fake:\n    "
+    with pytest.raises(AttributeError, match="has no attribute 'Fake'"):
+        _ = inputs.Fake
+
+
 def test_names_only_in_parameter_annotations_or_docstrings_are_not_references() -> None:
     source = (
         "class Server:\n"

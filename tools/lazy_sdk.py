@@ -26,9 +26,12 @@ The split modules' code objects are cached in build/lazy-sdk (a tool cache like 
 written whatever PYTHONDONTWRITEBYTECODE says, since it is not Python's bytecode cache): the first
 plan builds what it uses, later ones unmarshal it. An entry is used only while its sources are
 unchanged (path, mtime and size), for the same Python bytecode magic and cache format. A type
-module's entry is an index followed by its classes' code, and a class's code is read from the
-file when the class is defined: a plan defines ~700 of the ~3,800 classes of the 42 type
-modules it loads, and reading their entries whole (~18 MB) was ~20 ms of it.
+module is split by its lines (each class starts at a decorator or `class` line), and a class is
+parsed and compiled when it is first defined; `save()` adds what a run parsed to the module's
+entry, an index followed by each class's code, read from the file when the class is defined. A
+plan defines ~700 of the ~3,800 classes of the 42 type modules it loads (11.6 MB of source):
+parsing them all had made the first plan ~1.5 s slower, and reading their entries whole (~18 MB)
+had cost later plans ~20 ms.
 
 Only the plan's CLI installs it. The tests import the SDKs normally, and one of them holds the
 CLI's JSON plan byte-identical to the plan built in the test process.
@@ -57,7 +60,7 @@ SDK_DISTRIBUTIONS = frozenset({"pulumi_azure_native", "pulumi_kubernetes", "pulu
                                "pulumi_random", "pulumi_tls", "pulumi_docker_build"})
 DEFAULT_CACHE_DIR = PROJECT_DIR / "build" / "lazy-sdk"
 # Bump when what is cached changes shape or meaning.
-CACHE_FORMAT = 8
+CACHE_FORMAT = 9
 TYPE_MODULES = frozenset({"_inputs", "outputs", "_enums"})
 # Siblings whose star imports are narrowed to the names a module references.
 NARROWED_SIBLINGS = ("_enums", "_inputs")
@@ -204,6 +207,7 @@ class ClassChunk:
 class SplitTypeModule:
     header: list[ast.stmt]  # imports and __all__: what precedes the first class, less sibling star imports
     classes: dict[str, ClassChunk]
+    sibling_exports: dict[str, list[str]]  # of the siblings the header star-imports
 
 
 def _sibling_star_import(node: ast.stmt) -> str | None:
@@ -239,15 +243,95 @@ def split_type_module(source: str, sibling_exports: Mapping[str, Sequence[str]])
         return None
     known = frozenset(names)
     lines = source.encode().splitlines(keepends=True)
+    used = {sibling: list(sibling_exports[sibling]) for sibling in siblings}
     classes: dict[str, ClassChunk] = {}
     for node in class_nodes:
         assert isinstance(node, ast.ClassDef)
-        first = min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)]) - 1
-        words = _names_in(lines[:node.end_lineno], first, [node])
-        classes[node.name] = ClassChunk(
-            node, tuple(sorted(words & known - {node.name})),
-            tuple((sibling, tuple(sorted(words & set(sibling_exports[sibling])))) for sibling in siblings))
-    return SplitTypeModule([node for node in header if _sibling_star_import(node) is None], classes)
+        classes[node.name] = _class_chunk(node, lines, known, used)
+    return SplitTypeModule([node for node in header if _sibling_star_import(node) is None], classes, used)
+
+
+def _first_line(node: ast.ClassDef) -> int:
+    """The 1-based line a class starts at: its first decorator's, else its own."""
+    return min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
+
+
+def _class_chunk(node: ast.ClassDef, lines: Sequence[bytes], known: frozenset[str],
+                 sibling_exports: Mapping[str, Sequence[str]]) -> ClassChunk:
+    """A class's chunk; `lines` hold the module's text at least up to the class's end."""
+    words = _names_in(list(lines[:node.end_lineno]), _first_line(node) - 1, [node])
+    taken = tuple((sibling, tuple(sorted(words & set(exports)))) for sibling, exports in sibling_exports.items())
+    return ClassChunk(node, tuple(sorted(words & known - {node.name})), taken)
+
+
+@dataclass(frozen=True)
+class TextSplitTypeModule:
+    header: list[ast.stmt]  # as SplitTypeModule's
+    spans: dict[str, tuple[int, int]]  # class -> its 0-based first line and the line after its last
+    sibling_exports: dict[str, list[str]]  # of the siblings the header star-imports
+
+
+_CLASS_LINE = re.compile(r"class (\w+)\b")
+
+
+def split_type_module_text(source: str, sibling_exports: Mapping[str, Sequence[str]]) -> TextSplitTypeModule | None:
+    """`split_type_module` without parsing the classes: a generated type module's classes start
+    at lines that begin with a decorator or `class`, and every other line after the first class
+    is indented, blank or a comment. None where that does not hold, and as split_type_module
+    says. A class is parsed, and its references found, when it is first defined
+    (`class_chunk_at`), so that a plan parses ~700 of the ~3,800 classes of the modules it loads
+    (the three largest are ~7 MB of source).
+
+    A line inside a string that begins with `class` or `@` would cut a class in two; the parse
+    of either half then fails or finds another class than the line named, and the caller falls
+    back to split_type_module."""
+    lines = source.splitlines(keepends=True)
+    first = next((index for index, line in enumerate(lines) if line.startswith(("@", "class "))), None)
+    if first is None:
+        return None
+    try:
+        header = ast.parse("".join(lines[:first])).body
+    except SyntaxError:
+        return None
+    siblings = [sibling for node in header if (sibling := _sibling_star_import(node)) is not None]
+    if any(sibling not in sibling_exports for sibling in siblings):
+        return None
+    starts: list[tuple[int, str]] = []
+    chunk_start: int | None = None  # of the decorators above the class line not yet seen
+    for index in range(first, len(lines)):
+        line = lines[index]
+        if not line.strip() or line[0] in " \t#":
+            continue
+        if line.startswith("@"):
+            chunk_start = index if chunk_start is None else chunk_start
+        elif (found := _CLASS_LINE.match(line)) is not None:
+            starts.append((index if chunk_start is None else chunk_start, found.group(1)))
+            chunk_start = None
+        else:
+            return None  # a statement between or after the classes
+    names = [name for _, name in starts]
+    if chunk_start is not None or len(set(names)) != len(names):
+        return None
+    ends = [start for start, _ in starts[1:]] + [len(lines)]
+    spans = {name: (start, end) for (start, name), end in zip(starts, ends, strict=True)}
+    return TextSplitTypeModule([node for node in header if _sibling_star_import(node) is None], spans,
+                               {sibling: list(sibling_exports[sibling]) for sibling in siblings})
+
+
+def class_chunk_at(source_lines: Sequence[bytes], name: str, span: tuple[int, int], known: frozenset[str],
+                   sibling_exports: Mapping[str, Sequence[str]]) -> ClassChunk | None:
+    """The chunk of class `name`, parsed from its span of the module's lines (as bytes, with their
+    ends) at its own line numbers; None when the span holds anything but that one class."""
+    start, end = span
+    padded = [b"\n"] * start + list(source_lines[start:end])
+    try:
+        body = ast.parse(b"".join(padded)).body
+    except SyntaxError:
+        return None
+    if len(body) != 1 or not isinstance(body[0], ast.ClassDef) or body[0].name != name \
+            or _first_line(body[0]) != start + 1:
+        return None
+    return _class_chunk(body[0], padded, known, sibling_exports)
 
 
 def narrowed_star_imports(source: str, sibling_exports: Mapping[str, Sequence[str]]) -> ast.Module | None:
@@ -438,6 +522,20 @@ class CodeCache:
                 return value, {name: meta for name, (_, _, meta) in spans.items()}, read_cached
             stream.close()
         built = build()
+        self._store_chunks(entry, stamp, built)
+        if built is None:
+            return None
+        chunks = built[1]
+        return built[0], {name: meta for name, (_, meta) in chunks.items()}, lambda name: chunks[name][0]
+
+    def store_chunked(self, sources: Sequence[Path], kind: str, value: Any, chunks: dict[str, tuple[bytes, Any]]
+                      ) -> None:
+        """Replace the chunked entry of `sources[0]` (one get_or_build_chunked gave) with `value`
+        and `chunks`: the entry grows as a run finds more it needs."""
+        self._store_chunks(self._entry(sources[0], kind), self._stamp(sources), (value, chunks))
+
+    def _store_chunks(self, entry: Path, stamp: tuple[Any, ...],
+                      built: tuple[Any, dict[str, tuple[bytes, Any]]] | None) -> None:
         index: tuple[Any, dict[str, tuple[int, int, Any]]] | None = None
         blob = bytearray()
         if built is not None:
@@ -448,10 +546,6 @@ class CodeCache:
             index = (built[0], spans_built)
         head = marshal.dumps((stamp, index))
         self._store(entry, _CHUNKED_MAGIC + len(head).to_bytes(_INDEX_SIZE_BYTES, "little") + head + bytes(blob))
-        if built is None:
-            return None
-        chunks = built[1]
-        return built[0], {name: meta for name, (_, meta) in chunks.items()}, lambda name: chunks[name][0]
 
 
 _CHUNKED_MAGIC = b"lazy-sdk chunks\n"  # not how a marshalled entry starts
@@ -510,29 +604,102 @@ class _LazyPackageLoader(_CachedLoader):
 
 # A class's mentions and the names it takes from each sibling (ClassChunk).
 ChunkReferences = tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]
+# A type module's entry: its header's code, each class's span of lines, its siblings' exports.
+TypeModuleIndex = tuple[bytes, dict[str, tuple[int, int]], dict[str, list[str]]]
+
+
+def _references(chunk: ClassChunk) -> ChunkReferences:
+    return chunk.mentions, chunk.sibling_names
+
+
+def _spans(split: SplitTypeModule) -> dict[str, tuple[int, int]]:
+    return {name: (_first_line(chunk.node) - 1, chunk.node.end_lineno or 0) for name, chunk in split.classes.items()}
+
+
+class _TypeModuleClasses:
+    """The classes of one type module as its entry holds them, and those first parsed in this run
+    (`new`), which save() adds to the entry for the next run."""
+
+    def __init__(self, file: Path, sources: list[Path], cache: CodeCache, index: TypeModuleIndex,
+                 references: dict[str, ChunkReferences], read_code: Callable[[str], bytes]) -> None:
+        self.file, self.sources, self.cache, self.index = file, sources, cache, index
+        self.references = dict(references)
+        self._read_code = read_code
+        self.new: dict[str, bytes] = {}
+        self._lines: list[bytes] | None = None
+
+    def code(self, name: str) -> tuple[bytes, ChunkReferences]:
+        if name in self.new:
+            return self.new[name], self.references[name]
+        if name in self.references:
+            return self._read_code(name), self.references[name]
+        if self._lines is None:
+            self._lines = self.file.read_bytes().splitlines(keepends=True)
+        _, spans, sibling_exports = self.index
+        chunk = class_chunk_at(self._lines, name, spans[name], frozenset(spans), sibling_exports)
+        if chunk is None:  # the lines did not split where the text said: parse the whole module
+            self._split_whole()
+            return self.code(name)
+        self._add(name, chunk)
+        return self.new[name], self.references[name]
+
+    def _add(self, name: str, chunk: ClassChunk) -> None:
+        if not self.new:
+            _UNSAVED.append(self)
+        self.new[name] = _compile(_module_of([chunk.node]), str(self.file))
+        self.references[name] = _references(chunk)
+
+    def _split_whole(self) -> None:
+        source = self.file.read_text(encoding="utf-8")
+        split = split_type_module(source, self.index[2])
+        if split is None:
+            raise ImportError(f"{self.file} does not parse as the generated classes its lines showed")
+        for name, chunk in split.classes.items():
+            if name not in self.new:
+                self._add(name, chunk)
+        self.index = (self.index[0], _spans(split), self.index[2])
+
+    def save(self) -> None:
+        chunks = {name: self.code(name) for name in self.references}
+        self.cache.store_chunked(self.sources, "type-chunks", self.index, chunks)
+        self.new.clear()
+
+
+_UNSAVED: list[_TypeModuleClasses] = []
+
+
+def save() -> None:
+    """Add the classes this process parsed to their modules' entries, for the next plan."""
+    while _UNSAVED:
+        _UNSAVED.pop().save()
 
 
 class _LazyTypeModuleLoader(_CachedLoader):
     """`_inputs`/`outputs`/`_enums`: the header now, each class when first asked for."""
 
-    def _build(self) -> tuple[bytes, dict[str, tuple[bytes, ChunkReferences]]] | None:
+    def _build(self) -> tuple[TypeModuleIndex, dict[str, tuple[bytes, ChunkReferences]]] | None:
         source = self._file.read_text(encoding="utf-8")
-        split = split_type_module(source, _sibling_exports(self._file, source))
+        sibling_exports = _sibling_exports(self._file, source)
+        filename = str(self._file)
+        by_lines = split_type_module_text(source, sibling_exports)
+        if by_lines is not None:  # each class is parsed and compiled when first defined
+            return (_compile(_module_of(by_lines.header), filename), by_lines.spans, by_lines.sibling_exports), {}
+        split = split_type_module(source, sibling_exports)
         if split is None:
             return None
-        filename = str(self._file)
         # Compiled from the syntax tree: each class keeps its lines in the file, for tracebacks.
-        classes = {name: (_compile(_module_of([chunk.node]), filename), (chunk.mentions, chunk.sibling_names))
+        classes = {name: (_compile(_module_of([chunk.node]), filename), _references(chunk))
                    for name, chunk in split.classes.items()}
-        return _compile(_module_of(split.header), filename), classes
+        return (_compile(_module_of(split.header), filename), _spans(split), split.sibling_exports), classes
 
     def exec_module(self, module: ModuleType) -> None:
-        built = self._cache.get_or_build_chunked([self._file, *_sibling_files(self._file)], "type-chunks",
-                                                self._build)
+        sources = [self._file, *_sibling_files(self._file)]
+        built = self._cache.get_or_build_chunked(sources, "type-chunks", self._build)
         if built is None:
             self._original.exec_module(module)
             return
-        header, classes, read_code = built
+        index, references, read_code = built
+        classes = _TypeModuleClasses(self._file, sources, self._cache, index, references, read_code)
         namespace = module.__dict__
         package = module.__name__.rpartition(".")[0]
         defining: set[str] = set()
@@ -541,7 +708,7 @@ class _LazyTypeModuleLoader(_CachedLoader):
             if name in namespace or name in defining:
                 return
             defining.add(name)
-            mentions, sibling_names = classes[name]
+            code, (mentions, sibling_names) = classes.code(name)
             for mentioned in mentions:
                 define(mentioned)
             for sibling, names in sibling_names:
@@ -549,16 +716,16 @@ class _LazyTypeModuleLoader(_CachedLoader):
                 for sibling_name in names:
                     # As the header's star import did: a class of this module wins.
                     namespace.setdefault(sibling_name, getattr(sibling_module, sibling_name))
-            exec(marshal.loads(read_code(name)), namespace)
+            exec(marshal.loads(code), namespace)
 
         def __getattr__(name: str) -> Any:  # noqa: N807 (PEP 562 module hook)
-            if name not in classes:
+            if name not in classes.index[1]:  # the index, as parsing the whole module may correct it
                 raise AttributeError(f"module {module.__name__!r} has no attribute {name!r}")
             define(name)
             return namespace[name]
 
         module.__getattr__ = __getattr__  # type: ignore[method-assign]
-        exec(marshal.loads(header), namespace)
+        exec(marshal.loads(index[0]), namespace)
 
 
 class _NarrowedImportLoader(_CachedLoader):

@@ -328,4 +328,5 @@ if __name__ == "__main__":
     lazy_sdk.install()
     status = main(pack_in_child=True)
     startup_code.save()
+    lazy_sdk.save()
     exit_now(status)
