@@ -271,7 +271,7 @@ class TextSplitTypeModule:
     sibling_exports: dict[str, list[str]]  # of the siblings the header star-imports
 
 
-_CLASS_LINE = re.compile(r"class (\w+)\b")
+_CLASS_LINE = re.compile(rb"class (\w+)\b")
 
 
 def split_type_module_text(source: str, sibling_exports: Mapping[str, Sequence[str]]) -> TextSplitTypeModule | None:
@@ -285,12 +285,13 @@ def split_type_module_text(source: str, sibling_exports: Mapping[str, Sequence[s
     A line inside a string that begins with `class` or `@` would cut a class in two; the parse
     of either half then fails or finds another class than the line named, and the caller falls
     back to split_type_module."""
-    lines = source.splitlines(keepends=True)
-    first = next((index for index, line in enumerate(lines) if line.startswith(("@", "class "))), None)
+    # Lines as the tokenizer counts them (class_chunk_at cuts the same lines).
+    lines = source.encode().splitlines(keepends=True)
+    first = next((index for index, line in enumerate(lines) if line.startswith((b"@", b"class "))), None)
     if first is None:
         return None
     try:
-        header = ast.parse("".join(lines[:first])).body
+        header = ast.parse(b"".join(lines[:first])).body
     except SyntaxError:
         return None
     siblings = [sibling for node in header if (sibling := _sibling_star_import(node)) is not None]
@@ -300,12 +301,12 @@ def split_type_module_text(source: str, sibling_exports: Mapping[str, Sequence[s
     chunk_start: int | None = None  # of the decorators above the class line not yet seen
     for index in range(first, len(lines)):
         line = lines[index]
-        if not line.strip() or line[0] in " \t#":
+        if not line.strip() or line[:1] in (b" ", b"\t", b"#"):
             continue
-        if line.startswith("@"):
+        if line.startswith(b"@"):
             chunk_start = index if chunk_start is None else chunk_start
         elif (found := _CLASS_LINE.match(line)) is not None:
-            starts.append((index if chunk_start is None else chunk_start, found.group(1)))
+            starts.append((index if chunk_start is None else chunk_start, found.group(1).decode()))
             chunk_start = None
         else:
             return None  # a statement between or after the classes
