@@ -121,12 +121,13 @@ def _violations(response: analyzer_pb2.AnalyzeResponse) -> list[Violation]:
 
 
 @contextlib.contextmanager
-def _conversions_shared_by_policies() -> Iterator[None]:
+def _conversions_shared_by_policies(servicer: _PolicyAnalyzerServicer) -> Iterator[None]:
     """pulumi-policy turns a resource's properties from protobuf into a checked view once per
-    policy: 28 times per resource here, most of the analysis time. Within one request every
-    policy gets the same view instead. That changes nothing the pack can see: each view is
-    built from the same message, and the pack's checks only read it (they take a Mapping).
-    Use one per request: the views are forgotten on leaving."""
+    policy: 28 times per resource here, most of the analysis time, and builds its options and
+    provider views as often. Within one request every policy gets the same views instead. That
+    changes nothing the pack can see: each view is built from the same message, and the pack's
+    checks only read it (they take a Mapping). Use one per request: the views are forgotten on
+    leaving."""
     memo: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     def shared(kind: str, convert: Callable[..., Any]) -> Callable[..., Any]:
@@ -148,12 +149,18 @@ def _conversions_shared_by_policies() -> Iterator[None]:
     }
     for name, replacement in replacements.items():
         setattr(pulumi_policy_module, name, replacement)
+    # Instance attributes shadow the servicer's methods (per request, as `request` is the argument).
+    views = [name for name in ("_get_resource_options", "_get_provider_resource") if hasattr(servicer, name)]
+    for name in views:
+        setattr(servicer, name, shared(name, getattr(servicer, name)))
     try:
         yield
     finally:
         memo.clear()
         for name, original in originals.items():
             setattr(pulumi_policy_module, name, original)
+        for name in views:
+            delattr(servicer, name)
 
 
 def configured_servicer(stack: str, pack_config: Mapping[str, Any]) -> _PolicyAnalyzerServicer:
@@ -219,7 +226,7 @@ class Judgement:
             request.provider.CopyFrom(provider)
             state.provider.CopyFrom(provider)
         self._states[resource.urn] = state
-        with _conversions_shared_by_policies():
+        with _conversions_shared_by_policies(self._servicer):
             self._judged.setdefault(resource.urn, []).extend(_violations(self._servicer.Analyze(request, None)))
 
     def verdict(self) -> list[Violation]:
@@ -228,6 +235,6 @@ class Judgement:
         self._waiting = []
         stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[self._states[urn] for urn in sorted(self._states)])
         violations = [violation for urn in sorted(self._judged) for violation in self._judged[urn]]
-        with _conversions_shared_by_policies():
+        with _conversions_shared_by_policies(self._servicer):
             violations += _violations(self._servicer.AnalyzeStack(stack_request, None))
         return violations
