@@ -172,10 +172,11 @@ def _unlooked_up(statements: Sequence[ast.stmt]) -> Iterator[ast.expr]:
             yield from _unlooked_up(getattr(node, block, []))
 
 
-def _names_in(lines: list[bytes], first: int, statements: Sequence[ast.stmt]) -> set[str]:
-    """Identifiers of source lines[first:] (1-based line `first + 1` onwards) outside what
+def _names_in(lines: Sequence[bytes], first: int, statements: Sequence[ast.stmt], end: int | None = None
+              ) -> set[str]:
+    """Identifiers of source lines[first:end] (1-based line `first + 1` onwards) outside what
     `_unlooked_up` finds in `statements`, which sit in those lines."""
-    text = lines[first:]
+    text = list(lines[first:end])
     for span in _unlooked_up(statements):
         if span.end_lineno is None or span.end_col_offset is None:
             continue
@@ -217,6 +218,17 @@ def _sibling_star_import(node: ast.stmt) -> str | None:
     return None
 
 
+def _header_without_sibling_imports(header: list[ast.stmt], sibling_exports: Mapping[str, Sequence[str]]
+                                    ) -> tuple[list[ast.stmt], dict[str, list[str]]] | None:
+    """A type module's header less its star imports of siblings, and those siblings' exports, in
+    the header's order; None when a star-imported sibling's exports are not in `sibling_exports`."""
+    siblings = [sibling for node in header if (sibling := _sibling_star_import(node)) is not None]
+    if any(sibling not in sibling_exports for sibling in siblings):
+        return None
+    return ([node for node in header if _sibling_star_import(node) is None],
+            {sibling: list(sibling_exports[sibling]) for sibling in siblings})
+
+
 def split_type_module(source: str, sibling_exports: Mapping[str, Sequence[str]]) -> SplitTypeModule | None:
     """A generated `_inputs`/`outputs`/`_enums` module as its header and one chunk per class;
     None when anything but classes follows the first class, a class is defined twice, the
@@ -238,17 +250,17 @@ def split_type_module(source: str, sibling_exports: Mapping[str, Sequence[str]])
     names = [node.name for node in class_nodes if isinstance(node, ast.ClassDef)]
     if len(set(names)) != len(names):
         return None
-    siblings = [sibling for node in header if (sibling := _sibling_star_import(node)) is not None]
-    if any(sibling not in sibling_exports for sibling in siblings):
+    header_and_siblings = _header_without_sibling_imports(header, sibling_exports)
+    if header_and_siblings is None:
         return None
+    kept_header, used = header_and_siblings
     known = frozenset(names)
     lines = source.encode().splitlines(keepends=True)
-    used = {sibling: list(sibling_exports[sibling]) for sibling in siblings}
     classes: dict[str, ClassChunk] = {}
     for node in class_nodes:
         assert isinstance(node, ast.ClassDef)
         classes[node.name] = _class_chunk(node, lines, known, used)
-    return SplitTypeModule([node for node in header if _sibling_star_import(node) is None], classes, used)
+    return SplitTypeModule(kept_header, classes, used)
 
 
 def _first_line(node: ast.ClassDef) -> int:
@@ -258,8 +270,8 @@ def _first_line(node: ast.ClassDef) -> int:
 
 def _class_chunk(node: ast.ClassDef, lines: Sequence[bytes], known: frozenset[str],
                  sibling_exports: Mapping[str, Sequence[str]]) -> ClassChunk:
-    """A class's chunk; `lines` hold the module's text at least up to the class's end."""
-    words = _names_in(list(lines[:node.end_lineno]), _first_line(node) - 1, [node])
+    """A class's chunk; `lines` are the module's, at least up to the class's end."""
+    words = _names_in(lines, _first_line(node) - 1, [node], node.end_lineno)
     taken = tuple((sibling, tuple(sorted(words & set(exports)))) for sibling, exports in sibling_exports.items())
     return ClassChunk(node, tuple(sorted(words & known - {node.name})), taken)
 
@@ -291,11 +303,11 @@ def split_type_module_text(source: str, sibling_exports: Mapping[str, Sequence[s
     if first is None:
         return None
     try:
-        header = ast.parse(b"".join(lines[:first])).body
+        header_and_siblings = _header_without_sibling_imports(ast.parse(b"".join(lines[:first])).body,
+                                                              sibling_exports)
     except SyntaxError:
         return None
-    siblings = [sibling for node in header if (sibling := _sibling_star_import(node)) is not None]
-    if any(sibling not in sibling_exports for sibling in siblings):
+    if header_and_siblings is None:
         return None
     starts: list[tuple[int, str]] = []
     chunk_start: int | None = None  # of the decorators above the class line not yet seen
@@ -315,8 +327,7 @@ def split_type_module_text(source: str, sibling_exports: Mapping[str, Sequence[s
         return None
     ends = [start for start, _ in starts[1:]] + [len(lines)]
     spans = {name: (start, end) for (start, name), end in zip(starts, ends, strict=True)}
-    return TextSplitTypeModule([node for node in header if _sibling_star_import(node) is None], spans,
-                               {sibling: list(sibling_exports[sibling]) for sibling in siblings})
+    return TextSplitTypeModule(header_and_siblings[0], spans, header_and_siblings[1])
 
 
 def class_chunk_at(source_lines: Sequence[bytes], name: str, span: tuple[int, int], known: frozenset[str],
@@ -324,15 +335,14 @@ def class_chunk_at(source_lines: Sequence[bytes], name: str, span: tuple[int, in
     """The chunk of class `name`, parsed from its span of the module's lines (as bytes, with their
     ends) at its own line numbers; None when the span holds anything but that one class."""
     start, end = span
-    padded = [b"\n"] * start + list(source_lines[start:end])
-    try:
-        body = ast.parse(b"".join(padded)).body
+    try:  # blank lines before the span keep the class at its own line numbers
+        body = ast.parse(b"\n" * start + b"".join(source_lines[start:end])).body
     except SyntaxError:
         return None
     if len(body) != 1 or not isinstance(body[0], ast.ClassDef) or body[0].name != name \
             or _first_line(body[0]) != start + 1:
         return None
-    return _class_chunk(body[0], padded, known, sibling_exports)
+    return _class_chunk(body[0], source_lines, known, sibling_exports)
 
 
 def narrowed_star_imports(source: str, sibling_exports: Mapping[str, Sequence[str]]) -> ast.Module | None:
